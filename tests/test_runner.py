@@ -1,0 +1,123 @@
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tltlib import runner
+from tltlib.runner import ParameterError
+
+ROOT = Path(__file__).resolve().parent.parent
+CH01 = ROOT / "chapters" / "01-cnn-average-pooling.md"
+
+
+def cli(*args, cwd=ROOT):
+    return subprocess.run(
+        [sys.executable, "-m", "tltlib", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def test_resolve_chapter_by_number_slug_and_path():
+    assert runner.resolve_chapter("01") == CH01
+    assert runner.resolve_chapter("1") == CH01
+    assert runner.resolve_chapter("01-cnn-average-pooling") == CH01
+    assert runner.resolve_chapter(str(CH01)) == CH01
+    with pytest.raises(ParameterError, match="unknown chapter"):
+        runner.resolve_chapter("99")
+
+
+def test_every_chapter_has_a_literal_parameters_cell_with_a_seed():
+    for path in sorted((ROOT / "chapters").glob("*.md")):
+        params = runner.chapter_parameters(path)
+        assert "seed" in params, path.name
+
+
+def test_parameters_cell_must_hold_literals(tmp_path):
+    nb = tmp_path / "x.md"
+    nb.write_text(CH01.read_text().replace("seed = 0", "seed = 1 + 1"))
+    with pytest.raises(ParameterError, match="non-literal"):
+        runner.chapter_parameters(nb)
+
+
+def test_coerce_parameters():
+    defaults = {"D": 16, "eta": 0.4, "activations": ["relu"], "name": "x", "flag": True}
+    out = runner.coerce_parameters(
+        {"D": "24", "eta": "1", "activations": "['identity']", "name": "y z", "flag": "False"},
+        defaults,
+        "ch",
+    )
+    assert out == {"D": 24, "eta": 1.0, "activations": ["identity"], "name": "y z", "flag": False}
+    with pytest.raises(ParameterError, match="unknown parameter 'foo' for chapter ch; allowed: D"):
+        runner.coerce_parameters({"foo": "1"}, defaults, "ch")
+    with pytest.raises(ParameterError, match="parameter 'D' of chapter ch must be of type int"):
+        runner.coerce_parameters({"D": "2.5"}, defaults, "ch")
+
+
+def test_run_name():
+    assert runner.run_name({}) == "defaults"
+    assert runner.run_name({"seed": 3, "D": 24}) == "D=24,seed=3"
+    assert runner.run_name({"activations": ["relu"]}) == "activations=__relu__"
+
+
+def test_cli_rejects_unknown_parameter_before_running():
+    out = cli("run", "01", "-q", "-p", "foo", "1")
+    assert out.returncode == 2
+    assert "unknown parameter 'foo'" in out.stderr and "Traceback" not in out.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("-p", "D", "0"), "D must be an integer >= 2, got 0"),
+        (("-p", "eta", "-1"), "eta must be a finite number > 0"),
+        (("-p", "D", "36", "-p", "K", "5"), "K must be a divisor of D"),
+        (("-p", "activations", "['tanh']"), "activation must be one of"),
+    ],
+)
+def test_cli_bad_values_give_a_clear_error(args, message, tmp_path):
+    out = cli("run", "01", "-q", *args, "-o", str(tmp_path / "out.ipynb"))
+    assert out.returncode == 2, out.stderr
+    assert message in out.stderr and "Traceback" not in out.stderr
+
+
+def test_cli_run_writes_records_and_fails_on_failed_checks(tmp_path):
+    json_path = tmp_path / "out.json"
+    nb = tmp_path / "run.ipynb"
+    out = cli(
+        "run",
+        str(CH01),
+        "-q",
+        "-p",
+        "steps",
+        "300",
+        "-p",
+        "exact_steps",
+        "300",
+        "-p",
+        "D",
+        "8",
+        "-p",
+        "K",
+        "2",
+        "-p",
+        "seed",
+        "3",
+        "--json",
+        str(json_path),
+        "-o",
+        str(nb),
+    )
+    assert nb.exists()
+    records = json.loads(json_path.read_text())
+    assert {"name", "claim", "measured", "expected", "tolerance", "passed"} <= set(records[0])
+    # 300 steps are far too few for the 1/T regime: the slope checks must fail, and say so
+    assert out.returncode == 1
+    assert not all(r["passed"] for r in records)
+    assert "check(s) failed" in out.stderr
+    exact = next(r for r in records if r["name"] == "exact/loss_slope")
+    assert exact["steps"] == 300 and exact["D"] == 8 and "excess_loss_final" in exact
