@@ -207,4 +207,98 @@ def plot_slopes(
     return fig
 
 
-__all__: Sequence[str] = ("plot_phases", "plot_scaling", "plot_slopes", "plot_stability")
+def plot_ood(
+    steps: np.ndarray,
+    curves: Mapping[tuple[str, str], np.ndarray],
+    t_eps: Mapping[tuple[str, str], tuple[np.ndarray, np.ndarray]],
+) -> plt.Figure:
+    """(a) OOD excess with teacher labels, every family; (b) with the worst-case labels (solid)
+    and another teacher's labels (dashed: minus the excess, which is negative); (c) ``T_eps``
+    against ``eps``. Reference slopes dotted."""
+    fig, axes = plt.subplots(1, 3, figsize=(11.0, 3.4), layout="constrained")
+    kinds = list(dict.fromkeys(k for k, _ in curves))
+    colour = {k: f"C{j}" for j, k in enumerate(kinds)}
+    t = np.asarray(steps)
+    keep = t >= 1
+    for (kind, label), c in curves.items():
+        if label == "teacher":
+            axes[0].plot(t[keep], c[keep], color=colour[kind], label=kind)
+        elif label == "worst_case":
+            axes[1].plot(t[keep], c[keep], color=colour[kind], label=kind)
+        else:
+            axes[1].plot(t[keep], -c[keep], color=colour[kind], ls="--", lw=1)
+    for ax, power in ((axes[0], -1.0), (axes[1], -0.5)):
+        xs = np.array([t[-1] / 1000, t[-1]])
+        y0 = ax.lines[0].get_ydata()[-1] * 3
+        ax.plot(xs, y0 * (xs / xs[-1]) ** power, "k:", lw=1, label=f"slope {power:g}")
+        _loglog(ax)
+        ax.set_xlabel("step $t$")
+        ax.legend(loc="lower left", fontsize=8)
+    axes[0].set_title("teacher labels: excess OOD loss")
+    axes[1].set_title("worst case (solid), other teacher (dashed, sign flipped)")
+    for (kind, label), (eps, te) in t_eps.items():
+        ok = np.isfinite(te)
+        axes[2].plot(
+            eps[ok], te[ok], "o-" if label == "teacher" else "s--", ms=3, color=colour[kind]
+        )
+    axes[2].plot([], [], "ko-", ms=3, label="teacher labels")
+    axes[2].plot([], [], "ks--", ms=3, label="worst case")
+    _loglog(axes[2])
+    axes[2].set_xlabel(r"$\epsilon$")
+    axes[2].set_ylabel(r"$T_\epsilon$")
+    axes[2].set_title(r"$T_\epsilon$: first $T$ with excess $\leq\epsilon$ from then on")
+    axes[2].legend(loc="lower left", fontsize=8)
+    return fig
+
+
+def plot_figure1(model, d: int) -> plt.Figure:
+    """Figure 1: heatmaps of (a) ``W~_V`` and (b) ``W~_KQ`` of a trained full transformer, with
+    the feature / position blocks separated (white lines at ``d``)."""
+    W_V, W_KQ = model.W_V.numpy(), model.W_KQ.numpy()
+    fig, axes = plt.subplots(
+        1, 2, figsize=(10.0, 4.0), layout="constrained", gridspec_kw={"width_ratios": [1.0, 1.0]}
+    )
+    for ax, W, title in (
+        (axes[0], W_V, r"(a) $\widetilde W_V$: features | positions"),
+        (axes[1], W_KQ, r"(b) $\widetilde W_{KQ}$: [features; positions]$^2$"),
+    ):
+        lim = float(np.abs(W).max())
+        im = ax.imshow(
+            W, cmap="RdBu_r", vmin=-lim, vmax=lim, interpolation="nearest", aspect="auto"
+        )
+        ax.axvline(d - 0.5, color="k", lw=1)
+        if W.shape[0] == W.shape[1]:
+            ax.axhline(d - 0.5, color="k", lw=1)
+        ax.set_title(title)
+        ax.grid(False)
+        fig.colorbar(im, ax=ax, shrink=0.8)
+    return fig
+
+
+def plot_block_changes(history) -> plt.Figure:
+    """``||block(t) - block(0)||_F`` of every block of ``W~_V`` (left) and ``W~_KQ`` (right)."""
+    fig, axes = plt.subplots(1, 2, figsize=(10.0, 3.2), layout="constrained")
+    t = np.asarray(history["step"])
+    keep = t >= 1
+    for ax, prefix in ((axes[0], "V:"), (axes[1], "KQ:")):
+        for j, name in enumerate(k for k in history if k.startswith(prefix)):
+            ax.plot(
+                t[keep], np.asarray(history[name])[keep], color=f"C{j}", label=name[len(prefix) :]
+            )
+        _loglog(ax)
+        ax.set_xlabel("step $t$")
+        ax.legend(loc="upper left", fontsize=8)
+    axes[0].set_title(r"change of the blocks of $\widetilde W_V$")
+    axes[1].set_title(r"change of the blocks of $\widetilde W_{KQ}$")
+    return fig
+
+
+__all__: Sequence[str] = (
+    "plot_block_changes",
+    "plot_figure1",
+    "plot_ood",
+    "plot_phases",
+    "plot_scaling",
+    "plot_slopes",
+    "plot_stability",
+)
