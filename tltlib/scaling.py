@@ -17,7 +17,14 @@ import numpy as np
 
 from .checks import Check, CheckLog
 from .fits import loglog_slope
-from .reduced import ReducedRun, asymptotic_excess_constant, stability_bound, train_reduced
+from .reduced import (
+    ReducedRun,
+    asymptotic_excess_constant,
+    half_time,
+    peak_C1,
+    stability_bound,
+    train_reduced,
+)
 from .theory import StepSizeWarning
 
 FACTORS = ("D", "K", "eta", "v")
@@ -342,3 +349,63 @@ def divergence_threshold(log: CheckLog, sweep: StabilitySweep, predicted: float 
         smallest_diverged=above,
         monotone=bool(len(bad) == 0 or len(ok) == 0 or ok.max() < bad.min()),
     )
+
+
+def closed_form_checks(
+    log: CheckLog,
+    run: ReducedRun,
+    D: int,
+    K: int,
+    eta: float,
+    v: float,
+    i: int = 0,
+    tolerances: Mapping[str, float] | None = None,
+) -> list[Check]:
+    """Setting ``i`` of a reduced run against the slow-manifold closed forms for ``(D, K, eta, v)``:
+    the peak of ``C1``, the limit ``T (L - L_opt) -> D(D-K)K/(4 eta)`` (the record carries
+    ``T_excess``, ``T_star`` and the settings, for sweeps) and ``T*`` (ratios, expected 1)."""
+    tol = {"C1_peak": 0.01, "asymptotic_constant": 0.02, "T_star_closed_form": 0.05}
+    tol.update(tolerances or {})
+    T = int(run.steps[-1])
+    T_excess = float(run.final("excess_loss")[i] * T)
+    return [
+        log.close_to(
+            "C1_peak",
+            "C1 overshoots to the slow-manifold peak √(D/K)/(2(1−e)) (ratio)",
+            float(run.C1_max[i] / peak_C1(D, K)),
+            1.0,
+            tol["C1_peak"],
+            C1_max=float(run.C1_max[i]),
+        ),
+        log.close_to(
+            "asymptotic_constant",
+            "T (L − L_opt) → D(D−K)K/(4η) (ratio; Theorem 3.1 (iii) has KD⁴/η)",
+            T_excess / float(asymptotic_excess_constant(D, K, eta)),
+            1.0,
+            tol["asymptotic_constant"],
+            D=int(D),
+            K=int(K),
+            eta=float(eta),
+            v=float(v),
+            T=T,
+            T_excess=T_excess,
+            T_star=int(run.t_half[i]),
+        ),
+        log.close_to(
+            "T_star_closed_form",
+            "T* = K(x²+2Kx log(x/K)−K²)/(ηv), x = D−K (ratio)",
+            float(run.t_half[i] / half_time(D, K, eta, v)),
+            1.0,
+            tol["T_star_closed_form"],
+        ),
+    ]
+
+
+def mixed_expectation(
+    quantity: str, closed: PowerLawFit, from_theorem: Sequence[str] = ("eta", "v")
+) -> dict[str, float]:
+    """Expected exponents: the theorem's for ``from_theorem``, the closed form's (fitted on the
+    same grid) for the other factors (where the two disagree, the closed form is the exact one)."""
+    out = dict(closed.exponents)
+    out.update({f: THEOREM_EXPONENTS[quantity][f] for f in from_theorem})
+    return out
