@@ -39,7 +39,6 @@ theorem has ``D^4`` (and ``D^{3/2}``, ``D`` where it has ``D^{5/2}``, ``D^2``).
 
 from __future__ import annotations
 
-import math
 import warnings
 from dataclasses import dataclass, field
 
@@ -117,102 +116,21 @@ def metrics_from_state(
         }
 
 
-# --- the compiled kernel -----------------------------------------------------------------------
+# --- the compiled kernel (tltlib/_reduced_kernel.py, imported on first use) ------------------
 
-_LN2_HI = 6.93147180369123816490e-01
-_LN2_LO = 1.90821492927058770002e-10
-_INV_LN2 = 1.44269504088896338700e00
-_ROUND = 6755399441055744.0  # 1.5 * 2^52: (y + _ROUND) - _ROUND rounds y to an integer
-_C = [1.0 / math.factorial(i) for i in range(14)]
-_C2, _C3, _C4, _C5, _C6, _C7, _C8, _C9, _C10, _C11, _C12, _C13 = _C[2:]
 _KERNEL = None
-
-
-def _build_kernel():
-    """Compile the kernel on first use (numba is imported only here)."""
-    from llvmlite import ir
-    from numba import njit, types
-    from numba.extending import intrinsic
-
-    @intrinsic
-    def as_float64(typingctx, bits):
-        def codegen(context, builder, signature, args):
-            return builder.bitcast(args[0], ir.DoubleType())
-
-        return types.float64(types.int64), codegen
-
-    opts = dict(error_model="numpy", fastmath={"contract"}, cache=True)
-
-    @njit(inline="always", **opts)
-    def exp_neg(g):
-        # exp(-g) = 2^-k exp(-r), |r| <= ln2/2, a degree-13 Taylor polynomial (error < 1 ulp);
-        # 2^-k is built from its bits. Written out because libm's exp does not vectorise.
-        g = min(max(g, -700.0), 700.0)
-        kf = (g * _INV_LN2 + _ROUND) - _ROUND
-        y = (kf * _LN2_HI - g) + kf * _LN2_LO
-        s = _C12 + y * _C13
-        s = _C11 + y * s
-        s = _C10 + y * s
-        s = _C9 + y * s
-        s = _C8 + y * s
-        s = _C7 + y * s
-        s = _C6 + y * s
-        s = _C5 + y * s
-        s = _C4 + y * s
-        s = _C3 + y * s
-        s = _C2 + y * s
-        s = 1.0 + y * s
-        s = 1.0 + y * s
-        return s * as_float64((1023 - np.int64(kf)) << 52)
-
-    @njit(**opts)
-    def kernel(D, K, eta, v, record, half):
-        n = D.shape[0]
-        R = record.shape[0]
-        x = D - K
-        a = eta * D
-        b = eta * v / K
-        delta = np.full(n, -1.0)
-        gap = np.zeros(n)
-        out_delta = np.empty((n, R))
-        out_gap = np.empty((n, R))
-        t_half = np.full(n, -1)  # first step with p >= half (p = 1/(2K): T*)
-        c1_max = np.zeros(n)
-        t_c1_max = np.zeros(n, dtype=np.int64)
-        t = 0
-        for r in range(R):
-            while t < record[r]:
-                for i in range(n):
-                    d = delta[i]
-                    e = exp_neg(gap[i])
-                    p = 1.0 / (K[i] + x[i] * e)
-                    pp = p * p
-                    C1 = 1.0 + d
-                    s2 = pp * (K[i] + x[i] * e * e)
-                    t_half[i] = t if (t_half[i] < 0 and p >= half[i]) else t_half[i]
-                    up = C1 > c1_max[i]
-                    c1_max[i] = C1 if up else c1_max[i]
-                    t_c1_max[i] = t if up else t_c1_max[i]
-                    gap[i] = gap[i] + b[i] * C1 * pp * e * (C1 * D[i] * e * p - d)
-                    delta[i] = d + a[i] * (x[i] * e * pp * (1.0 - e) - s2 * d)
-                t += 1
-            for i in range(n):
-                out_delta[i, r] = delta[i]
-                out_gap[i, r] = gap[i]
-        return out_delta, out_gap, t_half, c1_max, t_c1_max
-
-    return kernel
 
 
 def _kernel():
     global _KERNEL
     if _KERNEL is None:
         try:
-            _KERNEL = _build_kernel()
+            from ._reduced_kernel import kernel
         except ImportError as err:  # pragma: no cover - numba is in requirements.txt
             raise ImportError(
                 "tltlib.reduced needs numba for its compiled loop (pip install numba)"
             ) from err
+        _KERNEL = kernel
     return _KERNEL
 
 
