@@ -115,9 +115,10 @@ class Visit:
         )
         response = page.goto(url, wait_until="load")
         assert response is not None and response.ok, url
-        # MathJax 3 typesets asynchronously: wait for its startup promise
-        page.wait_for_function("() => window.MathJax && window.MathJax.startup", timeout=20_000)
-        page.evaluate("async () => { await window.MathJax.startup.promise; }")
+        # MathJax 3 (on pages with math) typesets asynchronously: wait for its startup promise
+        if page.locator('script[src*="mathjax"]').count():
+            page.wait_for_function("() => window.MathJax && window.MathJax.startup", timeout=20_000)
+            page.evaluate("async () => { await window.MathJax.startup.promise; }")
 
     def math(self) -> dict:
         return self.page.evaluate(
@@ -238,3 +239,7 @@ def test_report_lists_every_chapter(visit):
             f"{docname}: {[r for r in mine if r[-1] != 'pass']}"
         )
     assert len(rows) > 2 * len(CHAPTERS), "a summary row per chapter and a row per check"
+    overflow = v.page.eval_on_selector_all(
+        "main table", "ts => ts.map(t => t.scrollWidth - t.parentElement.clientWidth)"
+    )
+    assert max(overflow) <= 1, "the report's tables must fit the page (_static/book.css)"

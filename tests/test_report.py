@@ -110,7 +110,7 @@ def test_markdown_tables(fake_book):
     assert "{doc}`01 </chapters/01-first>`" in md
     assert "| {doc}`02 </chapters/02-second>` | The second | 1 / 2 | **FAIL** |" in md
     # claim, measured, expected, tolerance and result of a two-sided check
-    assert "| `loss_slope` | Theorem 3.1 (iii): loss ~ 1/T | -1.04 | -1 | 0.15 | pass |" in md
+    assert "| `loss_slope` | Theorem 3.1 (iii): loss \\~ 1/T | -1.04 | -1 | 0.15 | pass |" in md
     # a one-sided check shows its bound; a '|' in a claim cannot break the table
     assert "Figure 2(c) \\| alignment | 0.5 | ≥ 0.99 | bound | **FAIL** |" in md
     assert "[01](chapters/01-first.html)" in rep.markdown(links="html")
