@@ -212,3 +212,22 @@ def test_sphinx_reads_the_report_after_every_other_document(tmp_path):
     first = build()
     assert sorted(first) == sorted(docs) and first[-1] == "reproduction-report"
     assert build() == ["reproduction-report"]  # nothing changed, but the report is re-read
+
+
+def test_run_executes_every_chapter_and_writes_fresh_records(tmp_path):
+    """``python -m tltlib report --run``: papermill runs each chapter with its defaults."""
+    root = make_book(tmp_path, {"01-first": "The first", "02-second": "The second"})
+    for stem, measured in (("01-first", 1.0), ("02-second", 0.0)):
+        path = root / "chapters" / f"{stem}.md"
+        path.write_text(
+            path.read_text()
+            + "\n```{code-cell} ipython3\n:tags: [parameters]\n\nseed = 0\n```\n\n"
+            + "```{code-cell} ipython3\nfrom tltlib.checks import CheckLog\n\n"
+            + f'log = CheckLog("{stem}")\n'
+            + f'log.at_least("x", "claim", {measured}, 0.5)\nlog.save()\nlog.assert_all()\n```\n'
+        )
+    records = tmp_path / "records"
+    rep = report.run_all(root, records)
+    assert [c.status for c in rep.chapters] == ["pass", "FAIL"]
+    assert (records / "01-first.json").is_file() and (records / "02-second.json").is_file()
+    assert rep.chapters[1].records[0]["measured"] == 0.0

@@ -304,7 +304,7 @@ def run_all(root: Path = ROOT, records_dir: str | os.PathLike | None = None) -> 
         if not c.path.is_file():
             continue
         print(f"running {c.stem} ...", file=sys.stderr, flush=True)
-        result = run_chapter(c.path)
+        result = run_chapter(c.path, output=root / "runs" / c.stem / "defaults.ipynb")
         if result.records:
             target = report.records_dir / f"{c.stem}.json"
             target.write_text(json.dumps(result.records, indent=1) + "\n")
