@@ -78,7 +78,11 @@ def test_requirements_in_step_with_the_project():
     ours, _ = requirements(ROOT / "requirements.txt")
     binder, _ = requirements(BINDER / "requirements.txt")
     runtime = {name: req for name, req in ours.items() if name not in NOT_ON_BINDER}
-    assert set(binder) - INTERFACE == set(runtime), "binder/requirements.txt is out of step"
+    missing, extra = set(runtime) - set(binder), set(binder) - INTERFACE - set(runtime)
+    assert not missing and not extra, (
+        f"binder/requirements.txt is out of step with requirements.txt: add {sorted(missing)}, "
+        f"remove {sorted(extra)} (or list a build/test-only package in NOT_ON_BINDER)"
+    )
     for name, req in runtime.items():
         assert binder[name].specifier == req.specifier, name
 

@@ -231,3 +231,12 @@ def test_run_executes_every_chapter_and_writes_fresh_records(tmp_path):
     assert [c.status for c in rep.chapters] == ["pass", "FAIL"]
     assert (records / "01-first.json").is_file() and (records / "02-second.json").is_file()
     assert rep.chapters[1].records[0]["measured"] == 0.0
+
+
+def test_check_tables_show_claims_as_plain_text():
+    """Chapters' Markdown outputs are rendered as MyST: a '|' or '*' in a claim is not markup."""
+    log = CheckLog("00-x")
+    log.close_to("gap", "§1.5: |z| of the gap, σ(V* X S*)", 0.5, 0.0, 4.0)
+    row = log.table().splitlines()[-1]
+    assert row.count(" | ") == 4  # five cells, whatever the claim holds
+    assert "\\|z\\| of the gap, σ(V\\* X S\\*)" in row

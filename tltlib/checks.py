@@ -30,6 +30,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -186,7 +187,9 @@ class CheckLog:
         rows = ["| check | claim | measured | expected | pass |", "|---|---|---|---|---|"]
         for r in self.records:
             mark = "yes" if r.passed else "**NO**"
-            rows.append(f"| `{r.name}` | {r.claim} | {r.measured:.4g} | {_rule(r)} | {mark} |")
+            rows.append(
+                f"| `{r.name}` | {markdown_text(r.claim)} | {r.measured:.4g} | {_rule(r)} | {mark} |"
+            )
         return "\n".join(rows)
 
     def _repr_markdown_(self) -> str:
@@ -195,6 +198,15 @@ class CheckLog:
     def __repr__(self) -> str:
         ok = sum(r.passed for r in self.records)
         return f"CheckLog({self.chapter!r}: {ok}/{len(self.records)} passed)"
+
+
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]<>|$~#])")
+
+
+def markdown_text(text: str) -> str:
+    """Plain text shown as written in Markdown (MyST): every markup character escaped, so that
+    a claim such as ``|z| of the gap`` or ``V* X S*`` cannot break or restyle a table."""
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", str(text)).replace("\n", " ")
 
 
 def _rule(r: Check) -> str:

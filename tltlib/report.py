@@ -25,13 +25,12 @@ import argparse
 import json
 import math
 import os
-import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .checks import default_records_dir, load
+from .checks import default_records_dir, load, markdown_text
 
 ROOT = Path(__file__).resolve().parent.parent
 CHAPTER_DIR = "chapters"
@@ -174,12 +173,9 @@ class Report:
         return "\n".join(lines)
 
 
-_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]<>|$~#])")
-
-
 def _cell(text: str) -> str:
     """Plain text shown as written inside a Markdown table cell (nothing is markup)."""
-    return _MARKDOWN_SPECIAL.sub(r"\\\1", str(text)).replace("\n", " ")
+    return markdown_text(text)
 
 
 def _link(c: ChapterReport, links: str) -> str:
