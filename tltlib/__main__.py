@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 from .runner import ParameterError, format_records, run_chapter
+from .sweep import add_sweep_parser
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
@@ -55,6 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     run.set_defaults(func=_cmd_run)
+    add_sweep_parser(sub)
     return parser
 
 
