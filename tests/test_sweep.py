@@ -157,9 +157,10 @@ def test_sweep_runs_caches_resumes_and_tabulates(tiny, tmp_path):
     out = tmp_path / "sweep"
     args = [str(tiny), "--grid", "bound=0.5,2.0", "--seeds", "1", "-j", "2", "-o", str(out), "-q"]
     first = cli(*args)
+    assert "Traceback" not in first.stderr, first.stderr
     # bound=2.0 makes the cosine check fail (a cosine is at most 1): exit 1, rows kept
     assert first.returncode == 1, first.stderr
-    assert "2 runs (0 cached): 1 passed, 1 failed a check" in first.stdout
+    assert "2 runs (0 cached): 1 passed, 1 failed a check" in first.stdout, first.stdout
     with (out / "table.csv").open() as f:
         rows = list(csv.DictReader(f))
     assert [(r["bound"], r["seed"], r["status"]) for r in rows] == [

@@ -250,19 +250,28 @@ def execute_point(chapter: str, parameters: dict[str, Any]) -> dict[str, Any]:
     import resource
     import socket
 
+    records, error = [], None
     with _RUN_LOCK, tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "run.ipynb"
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         start = time.perf_counter()
-        result = run_chapter(_locate(chapter), parameters, output=out)
+        for attempt in range(2):  # a kernel that fails to start (a port race) gets one retry
+            try:
+                result = run_chapter(_locate(chapter), parameters, output=out)
+                records, error = result.records, result.error
+                break
+            except ParameterError:
+                raise
+            except Exception as err:
+                error = f"{type(err).__name__} (attempt {attempt + 1}): {err}"
         wall = time.perf_counter() - start
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
         notebook = out.read_text() if out.exists() else None
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     return dict(
         parameters=parameters,
-        records=result.records,
-        error=result.error,
+        records=records,
+        error=error,
         notebook=notebook,
         wall_s=round(wall, 3),
         cpu_s=round(cpu, 3),
