@@ -139,14 +139,22 @@ class _OnlineStep:
     """
 
     def __init__(
-        self, V: torch.Tensor, S_star: torch.Tensor, N: int, act: Activation, noise: float
+        self,
+        V: torch.Tensor,
+        S_star: torch.Tensor,
+        N: int,
+        act: Activation,
+        noise: float,
+        features_first: bool | None = None,
     ):
         M, d = V.shape
         D = S_star.shape[0]
         self.act, self.noise = act, noise
-        features_first = 6 * M * d * N * D + 8 * M * N * D * D
-        positions_first = 6 * d * N * D * D + 12 * M * d * N * D
-        self.features_first = features_first <= positions_first
+        flops_features = 6 * M * d * N * D + 8 * M * N * D * D
+        flops_positions = 6 * d * N * D * D + 12 * M * d * N * D
+        if features_first is None:  # the order with fewer flops
+            features_first = flops_features <= flops_positions
+        self.features_first = features_first
         dt = V.dtype
         self.WV = torch.zeros(2 * M, d, dtype=dt)  # [W_V; V*]: one product for both
         self.WV[M:] = V
