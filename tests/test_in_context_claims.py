@@ -9,14 +9,14 @@ from tltlib.recall_task import RecallTask
 
 TASK = RecallTask(N=20, H=16, Q=2, Y=2)
 ETA, STEPS = 0.2, 150
-KW = dict(batch=64, n_eval=256, seed=0, record=3)
+KW = dict(batch=64, n_eval=256, seed=0, record_every=3)
 
 
 def run(task, family, attention, ff="FA", rule="normalised", gamma=None):
     model = ic.RecallTransformer(task, family, attention, ff, gamma=gamma)
     evals = ic.evaluation_sets(task, KW["n_eval"], 0)
     return ic.train_fresh(
-        model, ETA, STEPS, batch=KW["batch"], seed=0, evals=evals, record=KW["record"], rule=rule
+        model, ETA, STEPS, batch=KW["batch"], seed=0, evals=evals, record_every=3, rule=rule
     )
 
 
@@ -56,7 +56,7 @@ def test_plain_gd_fails_schedule_rate_and_bayes():
 def test_a_larger_relu_shift_fails_the_closed_form():
     model = ic.RecallTransformer(TASK, "reparam", "relu", relu_shift=1e-4)
     evals = ic.evaluation_sets(TASK, 256, 0)
-    bad = ic.train_fresh(model, ETA, STEPS, batch=64, evals=evals, record=3)
+    bad = ic.train_fresh(model, ETA, STEPS, batch=64, evals=evals, record_every=3)
     assert not claims.closed_form(CheckLog("t"), bad).passed
 
 
@@ -122,3 +122,14 @@ def test_linear_rate_without_a_window_fails_and_says_why():
                            evals=ic.evaluation_sets(TASK, 64, 0))  # fmt: skip
     check = claims.linear_rate(CheckLog("t"), short)
     assert not check.passed and "train longer" in check.extra["error"]
+
+
+def test_schedule_is_checked_before_the_gradient_underflows():
+    task = TASK.with_alpha(0.3)
+    model = ic.RecallTransformer(task, "reparam", "linear")
+    long = ic.train_fresh(model, 1.0, 80, batch=32, evals=ic.evaluation_sets(task, 64, 0))
+    # in float64 the gradient -sum(p_others) is lost in rounding near Lambda ~ 39: training stops
+    assert 30 < long.history.final("strength") < 45
+    check = claims.strength_schedule(CheckLog("t"), long)
+    assert check.passed and check.extra["at_step"] < 45
+    assert claims.reaches_bayes_risk(CheckLog("t"), long).passed

@@ -184,8 +184,9 @@ def expected_loss(logp: torch.Tensor, batch: RecallBatch, tau: int) -> torch.Ten
 def evaluate(model: RecallTransformer, batch: RecallBatch) -> dict[str, float]:
     """Loss and the quantities of the paper's figures on a fixed set of sequences.
 
-    ``loss``: expected cross-entropy (:func:`expected_loss`); ``p_output``, ``p_noise``: mean
-    predicted probabilities of ``y`` and ``tau``; ``attn_argmax_output``: fraction of sequences
+    ``loss``: expected cross-entropy (:func:`expected_loss`); ``nll_output``: mean
+    ``-log p(y)``, the loss on the labels that are the in-context output; ``p_output``,
+    ``p_noise``: mean predicted probabilities of ``y`` and ``tau``; ``attn_argmax_output``: fraction of sequences
     whose largest attention logit is at ``y``; ``ff_argmax_noise``: fraction whose largest
     feed-forward logit is at ``tau``; ``xiA_y``, ``xiA_max``, ``xiF_tau``, ``xiF_max``: means
     of those logits (Figures 10-12 of the paper).
@@ -197,6 +198,7 @@ def evaluate(model: RecallTransformer, batch: RecallBatch) -> dict[str, float]:
     xiA_y = out.attention.gather(1, y).squeeze(1)
     return {
         "loss": float(expected_loss(logp, batch, tau).mean()),
+        "nll_output": float(-logp.gather(1, y).mean()),
         "p_output": float(logp.gather(1, y).exp().mean()),
         "p_noise": float(logp[:, tau].exp().mean()),
         "attn_argmax_output": float((out.attention.argmax(1) == batch.outputs).double().mean()),
@@ -275,14 +277,15 @@ def train_fresh(
     batch: int = 512,
     seed: int = 0,
     evals: Mapping[str, RecallBatch] | None = None,
-    record: np.ndarray | int | None = None,
+    record: np.ndarray | None = None,
+    record_every: int | None = None,
     rule: str = "normalised",
 ) -> RecallRun:
     """``steps`` steps of normalised GD, each on a fresh batch of ``batch`` sequences of
     ``model.task`` (the paper's approximation of population GD). Records :func:`evaluate`
-    on each set of ``evals`` at the steps ``record`` (an array of steps, or an int: every
-    ``record`` steps; default :func:`default_record`), as ``"<set>/<metric>"``, plus
-    ``train_loss`` (the batch loss before the step) and the strengths of reparameterised
+    on each set of ``evals`` at the steps ``record`` (or every ``record_every`` steps; by
+    default :func:`default_record`), as ``"<set>/<metric>"``, plus ``train_loss`` (the loss
+    on the step's batch, before the step) and the strengths of reparameterised
     models (``strength``, their mean, and ``strength/k``). ``rule="plain"`` takes plain GD
     steps instead (a foil). Raises :class:`DivergenceError` if the loss is not finite.
     """
@@ -291,25 +294,22 @@ def train_fresh(
     batch = positive_int("batch", batch)
     step_fn = STEPS[one_of("rule", rule, STEPS)]
     evals = dict(evals or {})
-    if record is None:
+    if record_every is not None:
+        every = positive_int("record_every", record_every)
+        record = np.append(np.arange(0, steps + 1, every), steps)
+    elif record is None:
         record = default_record(steps)
-    elif isinstance(record, int | np.integer):
-        every = positive_int("record", int(record))
-        record = np.unique(np.append(np.arange(0, steps + 1, every), steps))
     record = set(np.asarray(record).tolist())
     rng = numpy_rng(seed, "recall-train")
     params = model.parameters()
     history = History()
     for t in range(steps + 1):
-        data = model.task.sample_with(rng, batch) if t < steps else None
-        loss = model.loss(data) if data is not None else None
-        if t in record:
-            extra = {"train_loss": float(loss.detach())} if loss is not None else {}
-            history.append(t, _record(model, evals, extra))
-        if loss is None:
-            break
+        loss = model.loss(model.task.sample_with(rng, batch))
         _check_loss(loss, eta, t)
-        step_fn(params, loss, eta)
+        if t in record:
+            history.append(t, _record(model, evals, {"train_loss": float(loss.detach())}))
+        if t < steps:
+            step_fn(params, loss, eta)
     settings = dict(
         model=model.name, eta=eta, steps=steps, batch=batch, seed=seed, rule=rule,
         N=model.task.N, H=model.task.H, Q=model.task.Q, Y=model.task.Y, alpha=model.task.alpha,
@@ -384,6 +384,7 @@ def model_names(task: RecallTask, models) -> tuple[str, ...]:
 def evaluation_sets(task: RecallTask, n: int, seed: int) -> dict[str, RecallBatch]:
     """``pop``: ``n`` fresh sequences (the population loss); ``unseen``: the same sequences
     with unseen outputs (:meth:`RecallTask.with_unseen_outputs`, the paper's test set)."""
+    n = positive_int("n_eval", n)
     pop = task.sample(n, seed, f"recall-eval-{task.alpha}")
     return {
         "pop": pop,
@@ -400,16 +401,17 @@ def population_runs(
     batch: int = 512,
     n_eval: int = 512,
     seed: int = 0,
-    record: int | None = None,
+    record_every: int | None = None,
 ) -> dict[str, RecallRun]:
     """Train each ``(family, attention, ff)`` of ``models`` with :func:`train_fresh` from the
-    same seed (so all see the same batches), keyed by the model's name; ``record`` as there."""
+    same seed (so all see the same batches), keyed by the model's name; ``record_every`` as
+    there."""
     evals = evaluation_sets(task, n_eval, seed)
     runs = {}
     for family, attention, ff in models:
         model = RecallTransformer(task, family, attention, ff)
         runs[model.name] = train_fresh(
-            model, eta, steps, batch=batch, seed=seed, evals=evals, record=record
+            model, eta, steps, batch=batch, seed=seed, evals=evals, record_every=record_every
         )
     return runs
 
