@@ -14,7 +14,6 @@ CH10 = ROOT / "chapters" / "10-in-context-reasoning.md"
     ("args", "message"),
     [
         (("-p", "alpha", "1.0"), "alpha must be a number in [0, 1)"),
-        (("-p", "alphas", "[0.2, -0.5]"), "every entry of alphas must be a number in [0, 1)"),
         (("-p", "N", "8"), "N must be an integer >= Q + Y + 2 = 11"),
         (("-p", "H", "4"), "H must be an integer >= 6 to place the pair (q, y)"),
     ],

@@ -19,6 +19,9 @@ from .recall_task import (
     reparam_schedule,
 )
 
+FLOOR = 1e-17
+"""Lower edge of the rate plot: below about 1e-16 a float64 loss of order one is rounding."""
+
 
 def _entropy_line(ax, alpha: float) -> None:
     ax.axhline(bernoulli_entropy(alpha), color="grey", ls=":", lw=1, label="Bayes risk")
@@ -65,7 +68,8 @@ def plot_rates(
 ) -> plt.Figure:
     """Excess loss on a log scale against ``t`` (solid), the closed form at the trained
     strengths (dots) and at the population schedule ``eta t / sqrt(Q)`` or ``eta t`` (dashed,
-    :func:`schedule_excess`); ``foils`` (grey, e.g. plain GD) without closed forms."""
+    :func:`schedule_excess`, drawn down to :data:`FLOOR`); ``foils`` (grey, e.g. plain GD)
+    without closed forms."""
     fig, ax = plt.subplots(figsize=(7.0, 3.4), layout="constrained")
     for i, (label, run) in enumerate(runs.items()):
         t = run.history["step"]
@@ -73,11 +77,14 @@ def plot_rates(
         keep = e > 0
         ax.semilogy(t[keep], e[keep], color=f"C{i}", lw=1.5, label=label)
         ax.semilogy(t[::3], cf[::3], ".", color=f"C{i}", ms=4)
-        ax.semilogy(t, schedule_excess(run, t), "--", color=f"C{i}", lw=0.8)
+        sched = schedule_excess(run, t)
+        keep = sched > FLOOR
+        ax.semilogy(t[keep], sched[keep], "--", color=f"C{i}", lw=0.8)
     for j, (label, run) in enumerate((foils or {}).items()):
         ax.semilogy(
             run.history["step"], excess(run), color="0.5", ls=("-.", ":")[j % 2], label=label
         )
+    ax.set_ylim(bottom=FLOOR)
     ax.set_xlabel("step $t$")
     ax.set_ylabel("loss minus Bayes risk")
     ax.set_title("excess loss (solid), closed form at the trained strengths (dots) and at "
