@@ -33,11 +33,39 @@ def energy_share(X: torch.Tensor) -> torch.Tensor:
     return e / e.mean()
 
 
-def blank_patches(X: torch.Tensor, min_zero_fraction: float = 0.99) -> torch.Tensor:
+def blank_patches(
+    X: torch.Tensor, min_zero_fraction: float = 0.99, minimum_count: int = 0
+) -> torch.Tensor:
     """Boolean ``(D,)``: the patches that are exactly zero in at least ``min_zero_fraction``
-    of the inputs ("almost always zero")."""
+    of the inputs ("almost always zero"). Raises a ``ValueError`` if fewer than
+    ``minimum_count`` patches are blank (a claim about blank patches needs some)."""
     threshold = in_range("blank_threshold", min_zero_fraction, 0.0, 1.0)
-    return zero_fraction(X) >= threshold
+    zero = zero_fraction(X)
+    blank = zero >= threshold
+    if int(blank.sum()) < minimum_count:
+        raise ValueError(
+            f"blank_threshold: only {int(blank.sum())} patches are exactly zero in at least "
+            f"{threshold:g} of the images (the most often blank one: {float(zero.max()):.3f}); "
+            f"the claim about blank patches needs {minimum_count}. Lower blank_threshold"
+        )
+    return blank
+
+
+def blank_summary(X: torch.Tensor, blank: torch.Tensor) -> str:
+    """How blank the blank patches are, and how blank the others are (a short report)."""
+    zero, energy = zero_fraction(X), energy_share(X)
+    lines = [f"{int(blank.sum())} blank patches: {torch.nonzero(blank).flatten().tolist()}"]
+    if blank.any():
+        lines.append(
+            f"they are exactly zero in {float(zero[blank].mean()):.2%} of the images and hold "
+            f"{float(energy[blank].mean()):.1e} of the mean patch energy E||x_i||^2"
+        )
+    if (~blank).any():
+        lines.append(
+            f"the other {int((~blank).sum())} patches are zero in "
+            f"{float(zero[~blank].mean()):.1%} of the images"
+        )
+    return "\n".join(lines)
 
 
 def _groups(S_star: torch.Tensor) -> torch.Tensor:

@@ -66,18 +66,20 @@ def plot_scores_with_blank(
     rows = torch.nonzero(blank).flatten().numpy()
     D = len(blank)
     for ax in fig.axes[: len(panels)]:
-        ax.plot(
-            np.full(len(rows), -0.03 * D),
-            rows,
-            ls="none",
-            marker=">",
-            ms=3,
-            color=BLANK_COLOUR,
-            markeredgecolor="black",
-            markeredgewidth=0.3,
-            clip_on=False,
-        )
+        if len(rows):
+            ax.plot(
+                np.full(len(rows), -0.03 * D),
+                rows,
+                ls="none",
+                marker=">",
+                ms=3,
+                color=BLANK_COLOUR,
+                markeredgecolor="black",
+                markeredgewidth=0.3,
+                clip_on=False,
+            )
         ax.set_xlim(-0.5, D - 0.5)
+        ax.set_ylim(D - 0.5, -0.5)
     return fig
 
 
