@@ -153,3 +153,12 @@ def test_nearest_resize_keeps_blank_pixels_zero():
 def test_bad_arguments_are_named(kwargs, message):
     with pytest.raises(ValueError, match=message):
         digits.load_images(**kwargs)
+
+
+def test_relative_data_path_falls_back_to_the_repository(tmp_path, monkeypatch):
+    monkeypatch.setattr(digits, "ROOT", tmp_path)
+    (tmp_path / "data" / "mnist").mkdir(parents=True)
+    write_mnist_folder(tmp_path / "data" / "mnist", gz=True)
+    monkeypatch.chdir(tmp_path / "data")  # like a chapter running from chapters/
+    data = digits.load_images("mnist", "data/mnist", n_train=3, n_test=2)
+    assert data.train_images.shape == (3, 27, 27)

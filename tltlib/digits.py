@@ -143,13 +143,24 @@ def _find_idx(folder: Path, stem: str) -> Path | None:
     return None
 
 
+def _resolve(data_path: str | os.PathLike) -> Path:
+    if not str(data_path):
+        return DEFAULT_MNIST_DIR
+    path = Path(data_path).expanduser()
+    if path.is_absolute() or path.exists():
+        return path
+    return ROOT / path
+
+
 def mnist_arrays(data_path: str | os.PathLike = "") -> dict[str, np.ndarray]:
     """The raw MNIST arrays from ``data_path`` (a folder of IDX files or an ``.npz`` file).
 
-    An empty ``data_path`` means :data:`DEFAULT_MNIST_DIR`. A missing file raises a
-    ``ValueError`` that says which files to put where.
+    An empty ``data_path`` means :data:`DEFAULT_MNIST_DIR`. A relative path is looked up in
+    the current folder, then at the top of the repository (chapters run from ``chapters/``,
+    so ``-p data_path data/mnist`` means the repository's ``data/mnist``). A missing file
+    raises a ``ValueError`` that says which files to put where.
     """
-    where = Path(data_path) if str(data_path) else DEFAULT_MNIST_DIR
+    where = _resolve(data_path)
     if where.suffix == ".npz":
         if not where.is_file():
             raise _missing_mnist(where.parent, f"no file {where}")
