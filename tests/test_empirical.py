@@ -103,6 +103,8 @@ def test_frozen_attention_stays_uniform_and_records_the_data_loss():
     h = run.history
     assert h["relative_loss"][0] == pytest.approx(1.0)
     assert h.final("loss") == pytest.approx(empirical.data_loss(run.student, X, teacher(X)))
+    rel = empirical.relative_data_loss(run.student, teacher, X)
+    assert h.final("relative_loss") == pytest.approx(rel)
     with pytest.raises(ValueError, match="train_blocks"):
         empirical.train_on_data(teacher, X, 0.05, 10, train_blocks=("keys",))
     with pytest.raises(ValueError, match=r"X must have shape \(\.\.\., d, D\)"):

@@ -62,6 +62,15 @@ def data_loss(student: PositionOnlyTransformer, X: torch.Tensor, Y: torch.Tensor
     return float(0.5 * (diff * diff).sum(dim=(-2, -1)).mean())
 
 
+def relative_data_loss(
+    student: PositionOnlyTransformer, teacher: Teacher, X: torch.Tensor
+) -> float:
+    """The data loss on ``X`` with targets ``f*(X)``, divided by that of the zero student
+    (``1/2 mean ||f*(X)||^2``): 1 at the start of training, 0 at the teacher."""
+    Y = teacher(X.to(torch.float64))
+    return data_loss(student, X, Y) / float(0.5 * (Y * Y).sum(dim=(-2, -1)).mean())
+
+
 def _divergence(teacher: Teacher, eta: float, bound: float, step: int, loss: float) -> str:
     return (
         f"gradient descent on the data diverged at step {step} (loss {loss:.3g}) with "

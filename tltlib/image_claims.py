@@ -56,14 +56,14 @@ def blank_summary(X: torch.Tensor, blank: torch.Tensor) -> str:
     zero, energy = zero_fraction(X), energy_share(X)
     lines = [f"{int(blank.sum())} blank patches: {torch.nonzero(blank).flatten().tolist()}"]
     if blank.any():
-        lines.append(
-            f"they are exactly zero in {float(zero[blank].mean()):.2%} of the images and hold "
-            f"{float(energy[blank].mean()):.1e} of the mean patch energy E||x_i||^2"
-        )
+        lines += [
+            f"  exactly zero in {float(zero[blank].mean()):.2%} of the images",
+            f"  share of the mean patch energy E||x_i||^2: {float(energy[blank].mean()):.1e}",
+        ]
     if (~blank).any():
         lines.append(
-            f"the other {int((~blank).sum())} patches are zero in "
-            f"{float(zero[~blank].mean()):.1%} of the images"
+            f"the other {int((~blank).sum())} patches: zero in {float(zero[~blank].mean()):.1%}"
+            " of the images"
         )
     return "\n".join(lines)
 
