@@ -1,5 +1,7 @@
 """Command line: ``python -m tltlib run CHAPTER -p NAME VALUE ... [--json OUT]``.
 
+``python -m tltlib report [--run]`` prints the reproduction report (:mod:`tltlib.report`).
+
 Exit status: 0 when every check passed, 1 when a check failed (or the chapter raised),
 2 for bad input (an unknown chapter or parameter, a value of the wrong type, or a value
 that the chapter rejects with a ``ValueError``).
@@ -12,6 +14,7 @@ import json
 import sys
 from pathlib import Path
 
+from . import report
 from .runner import ParameterError, format_records, run_chapter
 
 
@@ -55,6 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     run.set_defaults(func=_cmd_run)
+    report.add_subcommand(sub)
     return parser
 
 
