@@ -29,7 +29,16 @@ BINDER = ROOT / "binder"
 HTML = ROOT / "_build" / "html"
 CPU_INDEX = "https://download.pytorch.org/whl/cpu"
 # in requirements.txt only: building, testing and linting the book, not running a chapter
-NOT_ON_BINDER = {"jupyter-book", "nbval", "pytest", "ruff", "playwright", "sphinx-mathjax-offline"}
+NOT_ON_BINDER = {
+    "jupyter-book",
+    "nbval",
+    "pytest",
+    "pytest-xdist",
+    "ruff",
+    "playwright",
+    "sphinx-mathjax-offline",
+    "dask",  # only for `python -m tltlib sweep --dask-scheduler`; imported lazily
+}
 # on Binder only: the notebook interface itself
 INTERFACE = {"jupyterlab"}
 

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from . import report
 from .runner import ParameterError, format_records, run_chapter
+from .sweep import add_sweep_parser
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
@@ -59,6 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     run.set_defaults(func=_cmd_run)
     report.add_subcommand(sub)
+    add_sweep_parser(sub)
     return parser
 
 
