@@ -55,3 +55,30 @@ def test_bad_network_shapes_are_refused():
         cnn_training.PatchCNN(activation="tanh")
     with pytest.raises(ValueError, match="kernel_norm must be a finite number > 0"):
         cnn_training.rescale_kernels(cnn_training.PatchCNN(), 0.0)
+
+
+def test_chapter_summaries_of_several_networks():
+    images = torch.rand(6, 27, 27, dtype=torch.float64)
+    models = {
+        a: cnn_training.init_cnn(cnn_training.PatchCNN(activation=a), seed=3)
+        for a in ("relu", "leaky_relu")
+    }
+    cnns = {a: cnn_training.TrainedCNN(m, 0.75, 0.5) for a, m in models.items()}
+    report = cnn_training.accuracy_report(cnns).splitlines()
+    assert len(report) == 2 and report[1].startswith("leaky_relu: accuracy 0.750 (train)")
+    norm = cnn_training.kernel_norm(models["relu"])
+    assert report[0] == f"      relu: accuracy 0.750 (train), 0.500 (test); ||V*||_F = {norm:.2f}"
+    # rescaled copies keep the logits; a copy whose classifier was not rescaled does not
+    scaled = {a: cnn_training.rescale_kernels(m, 50.0) for a, m in models.items()}
+    assert cnn_training.largest_logit_gap(cnns, scaled, images) < 1e-12
+    with torch.no_grad():
+        scaled["leaky_relu"].classifier.weight.copy_(models["leaky_relu"].classifier.weight)
+    gap = cnn_training.logit_gap(models["leaky_relu"], scaled["leaky_relu"], images)
+    assert gap > 1e-3 and cnn_training.largest_logit_gap(cnns, scaled, images) == gap
+    # natural form against the bilinear form: equal for the right teacher, not for another
+    convs = {a: m.teacher() for a, m in models.items()}
+    teachers = {a: c.as_teacher() for a, c in convs.items()}
+    X = cnn.patches(images, (3, 3))
+    assert cnn_training.natural_form_gap(convs, teachers, images, X) < 1e-12
+    swapped = {"relu": teachers["leaky_relu"], "leaky_relu": teachers["relu"]}
+    assert cnn_training.natural_form_gap(convs, swapped, images, X) > 1e-3

@@ -6,7 +6,7 @@ import warnings
 import pytest
 import torch
 
-from tltlib import cnn, empirical
+from tltlib import cnn, empirical, theory
 from tltlib.seeding import generator
 from tltlib.student import positional_encoding
 from tltlib.theory import DivergenceError, StepSizeWarning
@@ -109,3 +109,22 @@ def test_frozen_attention_stays_uniform_and_records_the_data_loss():
         empirical.train_on_data(teacher, X, 0.05, 10, train_blocks=("keys",))
     with pytest.raises(ValueError, match=r"X must have shape \(\.\.\., d, D\)"):
         empirical.train_on_data(teacher, X[:, :3], 0.05, 10)
+
+
+def test_chapter_reports():
+    teacher, X = small_problem("relu")
+    bound = empirical.data_stability_bound(teacher, X)
+    eta = 0.5 * bound
+    report = empirical.step_size_report({"relu": teacher}, {"relu": bound}, eta).splitlines()
+    assert report[0] == (
+        f"      relu: 2/lambda_max = {bound:.4f} on the data, "
+        f"{theory.eta_stability_bound(teacher):.3f} for Gaussian inputs"
+    )
+    assert report[1].startswith(f"eta = {eta}: 50% of the data bound; T* = K D^2/(eta ||V*||^2)")
+    run = empirical.train_on_data(teacher, X, eta, 50)
+    frozen = empirical.train_on_data(teacher, X, eta, 50, train_blocks=("value",))
+    report = empirical.training_report({"relu": run}, {"relu": frozen}, X[:10]).splitlines()
+    test = empirical.relative_data_loss(run.student, teacher, X[:10])
+    assert len(report) == 2
+    assert report[0].endswith(f"(train), {test:.1e} (test, unseen)")
+    assert f"uniform attention: {frozen.history.final('relative_loss'):.3f}" in report[1]

@@ -7,7 +7,10 @@ import pytest
 import torch
 
 from tltlib import image_claims, image_plots
-from tltlib.teachers import pooling_groups_2d, pooling_scores
+from tltlib.metrics import History
+from tltlib.population import Run
+from tltlib.student import PositionOnlyTransformer
+from tltlib.teachers import Teacher, pooling_groups_2d, pooling_scores
 
 matplotlib.use("Agg")
 S_STAR = pooling_scores(pooling_groups_2d((9, 9), (3, 3)))
@@ -68,3 +71,17 @@ def test_plots_draw_without_warnings():
             fig = image_plots.plot_blank_digit(torch.rand(27, 27), blank, 3, 3)
             fig.canvas.draw()
         matplotlib.pyplot.close("all")
+
+
+def test_contrast_report_reads_the_runs_scores_against_their_teacher():
+    blank = torch.zeros(81, dtype=torch.bool)
+    blank[::9] = True
+    teacher = Teacher(torch.ones(2, 9, dtype=torch.float64), S_STAR, "relu")
+    student = PositionOnlyTransformer.for_teacher(teacher)
+    student.set_logits(torch.log(student_scores(5.0, blank)))
+    run = Run(student, History(), teacher, {})
+    lines = image_claims.contrast_report({"relu": run}, blank).splitlines()
+    assert lines == [
+        "weight on the group / weight elsewhere, per column:",
+        "      relu: blank rows 1.000-1.000 (27 columns), rows with ink 148-148",
+    ]

@@ -132,3 +132,75 @@ def test_teacher_checks_fail_on_an_untrained_or_mis_scaled_network(setup):
 def test_step_size_check_fails_above_the_data_bound(setup):
     bound = empirical.data_stability_bound(setup["teacher"], setup["X"])
     assert not CheckLog("t").at_most("eta", "c", 2 * bound, bound).passed
+
+
+TEACHER_TOLERANCES = dict(min_accuracy=0.5, logit_tolerance=1e-12, form_tolerance=1e-9)
+STUDENT_TOLERANCES = dict(loss_factor=0.1, min_cosine=0.9, min_pooling=0.8, blank_tolerance=0.5)
+
+
+def test_teacher_checks_pass_on_the_trained_network_and_fail_on_broken_ones(setup):
+    data, trained, model = setup["data"], setup["trained"], setup["model"]
+    images, X = data.train_images, setup["X"]
+    chance = float(cnn_training.class_balance(data.test_labels).max())
+    cnns, scaled = {"relu": trained}, {"relu": model}
+    gap = cnn_training.largest_logit_gap(cnns, scaled, data.test_images)
+    natural = cnn_training.natural_form_gap(
+        {"relu": model.teacher()}, {"relu": setup["teacher"]}, images, X
+    )
+    log = CheckLog("t")
+    checks = image_claims.teacher_checks(log, cnns, chance, gap, natural, **TEACHER_TOLERANCES)
+    assert [c.name for c in checks] == [
+        "relu/teacher_accuracy",
+        "rescaled_logits",
+        "natural_vs_bilinear",
+    ]
+    assert log.passed, log.table()
+    assert checks[0].extra == dict(chance=chance, train_accuracy=trained.train_accuracy)
+    # an untrained network, kernels rescaled without the classifier, the wrong pooling
+    untrained = cnn_training.train_cnn(data, "relu", epochs=0, seed=0)
+    broken = cnn_training.rescale_kernels(trained.model, 300.0)
+    with torch.no_grad():
+        broken.classifier.weight.copy_(trained.model.classifier.weight)
+    bad_gap = cnn_training.largest_logit_gap(cnns, {"relu": broken}, data.test_images)
+    bad_natural = cnn_training.natural_form_gap(
+        {"relu": model.teacher()}, {"relu": row_pooling(setup["teacher"])}, images, X
+    )
+    bad = image_claims.teacher_checks(
+        CheckLog("t"), {"relu": untrained}, chance, bad_gap, bad_natural, **TEACHER_TOLERANCES
+    )
+    assert not any(c.passed for c in bad)
+
+
+def test_student_checks_pass_on_the_run_and_fail_on_a_broken_student(setup):
+    run, frozen, blank = setup["run"], setup["frozen"], setup["blank"]
+    bound = empirical.data_stability_bound(setup["teacher"], setup["X"])
+    log = CheckLog("t")
+    checks = image_claims.student_checks(
+        log, {"relu": run}, {"relu": frozen}, blank, ETA, {"relu": bound}, **STUDENT_TOLERANCES
+    )
+    assert [c.name for c in checks] == [
+        "relu/eta_below_data_bound",
+        "relu/loss",
+        "relu/cosine",
+        "relu/pooling_groups",
+        "relu/blank_rows",
+    ]
+    assert log.passed, log.table()
+    # attention frozen at uniform, and a step size above the data bound
+    bad = image_claims.student_checks(
+        CheckLog("t"), {"relu": frozen}, {"relu": frozen}, blank, 2 * bound, {"relu": bound},
+        **STUDENT_TOLERANCES,
+    )  # fmt: skip
+    failed = {c.name for c in bad if not c.passed}
+    assert {"relu/eta_below_data_bound", "relu/loss", "relu/pooling_groups"} <= failed
+
+
+def test_single_teacher_and_step_size_checks_fail(setup):
+    untrained = cnn_training.train_cnn(setup["data"], "relu", epochs=0, seed=0)
+    log = CheckLog("t")
+    assert image_claims.teacher_accuracy_check(log, setup["trained"], 0.1, 0.5, "good").passed
+    assert not image_claims.teacher_accuracy_check(log, untrained, 0.1, 0.5, "untrained").passed
+    bound = empirical.data_stability_bound(setup["teacher"], setup["X"])
+    assert image_claims.step_size_check(log, ETA, bound, setup["teacher"], "eta").passed
+    check = image_claims.step_size_check(log, 2 * bound, bound, setup["teacher"], "2 bound")
+    assert not check.passed and set(check.extra) == {"gaussian_bound", "t_star"}

@@ -15,6 +15,7 @@ the same classifier: the scale of the teacher is not fixed by training.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -26,6 +27,7 @@ from .activations import Activation, get_activation
 from .cnn import ConvPoolTeacher
 from .digits import ImageData
 from .seeding import generator
+from .teachers import Teacher
 from .validate import positive_float, positive_int
 
 
@@ -206,3 +208,32 @@ def class_balance(labels: torch.Tensor) -> np.ndarray:
     """Fraction of each class among ``labels`` (chance accuracy is its maximum)."""
     counts = np.bincount(np.asarray(labels), minlength=int(labels.max()) + 1)
     return counts / counts.sum()
+
+
+def accuracy_report(cnns: Mapping[str, TrainedCNN]) -> str:
+    """One line per activation: train and test accuracy and ``||V*||_F`` of the kernels."""
+    return "\n".join(
+        f"{act:>10}: accuracy {r.train_accuracy:.3f} (train), {r.test_accuracy:.3f} (test);"
+        f" ||V*||_F = {kernel_norm(r.model):.2f}"
+        for act, r in cnns.items()
+    )
+
+
+def largest_logit_gap(
+    cnns: Mapping[str, TrainedCNN], rescaled: Mapping[str, PatchCNN], images: torch.Tensor
+) -> float:
+    """The largest :func:`logit_gap` between each trained network ``cnns[a].model`` and its
+    rescaled copy ``rescaled[a]`` on ``images``, over the activations ``a`` of ``rescaled``."""
+    return max(logit_gap(cnns[a].model, rescaled[a], images) for a in rescaled)
+
+
+def natural_form_gap(
+    convs: Mapping[str, ConvPoolTeacher],
+    teachers: Mapping[str, Teacher],
+    images: torch.Tensor,
+    X: torch.Tensor,
+) -> float:
+    """``max |conv+pool(images) - sigma(V* X S*)|`` over the activations ``a`` of ``convs``:
+    the natural form ``convs[a]`` against the bilinear form ``teachers[a]`` on the patches
+    ``X`` of the same ``images`` (Example 2.1)."""
+    return max(float((convs[a](images) - teachers[a](X)).abs().max()) for a in convs)

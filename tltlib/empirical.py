@@ -27,7 +27,7 @@ from .population import Run
 from .seeding import generator
 from .student import PositionOnlyTransformer
 from .teachers import Teacher, check_inputs
-from .theory import DivergenceError, StepSizeWarning
+from .theory import DivergenceError, StepSizeWarning, eta_stability_bound, t_star
 from .validate import positive_float, positive_int
 
 
@@ -196,3 +196,40 @@ def train_on_data(
         zero_loss=zero_loss,
     )
     return Run(student, history, teacher, settings)
+
+
+def step_size_report(
+    teachers: Mapping[str, Teacher], bounds: Mapping[str, float], eta: float
+) -> str:
+    """The data stability bound ``bounds[a]`` (:func:`data_stability_bound`) next to the
+    Gaussian one for each teacher, then ``eta`` as a fraction of the smallest data bound and
+    ``T*`` of the first teacher."""
+    lines = [
+        f"{act:>10}: 2/lambda_max = {bounds[act]:.4f} on the data, "
+        f"{eta_stability_bound(t):.3f} for Gaussian inputs"
+        for act, t in teachers.items()
+    ]
+    first = next(iter(teachers.values()))
+    lines.append(
+        f"eta = {eta}: {eta / min(bounds.values()):.0%} of the data bound; "
+        f"T* = K D^2/(eta ||V*||^2) = {t_star(first, eta):.0f} steps"
+    )
+    return "\n".join(lines)
+
+
+def training_report(
+    runs: Mapping[str, Run], uniform: Mapping[str, Run], X_test: torch.Tensor
+) -> str:
+    """Two lines per run: the final relative loss on the training inputs and on ``X_test``
+    (:func:`relative_data_loss`), the final relative loss of the uniform-attention run
+    ``uniform[a]`` and the final ``cos(W_V, V*)``."""
+    lines = []
+    for act, run in runs.items():
+        test = relative_data_loss(run.student, run.teacher, X_test)
+        lines += [
+            f"{act:>10}: loss / loss at start {run.history.final('relative_loss'):.1e} (train), "
+            f"{test:.1e} (test, unseen)",
+            f"{'':>10}  uniform attention: {uniform[act].history.final('relative_loss'):.3f}; "
+            f"cos(W_V, V*) = {run.history.final('cosine'):.3f}",
+        ]
+    return "\n".join(lines)

@@ -12,13 +12,17 @@ that do carry ink.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import torch
 
 from .checks import Check, CheckLog
+from .cnn_training import TrainedCNN
 from .metrics import Metric, cosine
 from .population import Run
 from .student import PositionOnlyTransformer
 from .teachers import Teacher
+from .theory import eta_stability_bound, t_star
 from .validate import in_range
 
 
@@ -119,6 +123,21 @@ def group_contrast(
     return min(ratios), max(ratios), len(ratios)
 
 
+def contrast_report(runs: Mapping[str, Run], blank: torch.Tensor) -> str:
+    """The range of :func:`group_contrast` of each run's learned ``S`` on the ``blank`` rows
+    and on the rows with ink (one line per run, under a header)."""
+    lines = ["weight on the group / weight elsewhere, per column:"]
+    for act, run in runs.items():
+        S, S_star = run.student.scores(), run.teacher.S_star
+        b_low, b_high, n_cols = group_contrast(S, S_star, blank)
+        i_low, i_high, _ = group_contrast(S, S_star, ~blank)
+        lines.append(
+            f"{act:>10}: blank rows {b_low:.3f}-{b_high:.3f} ({n_cols} columns), "
+            f"rows with ink {i_low:.0f}-{i_high:.0f}"
+        )
+    return "\n".join(lines)
+
+
 def foreground_topk_metric(teacher: Teacher, blank: torch.Tensor) -> Metric:
     """A metric for a trainer: ``student -> foreground_topk(S, S*, blank)``."""
     return lambda student: foreground_topk(student.scores(), teacher.S_star, blank)
@@ -199,3 +218,101 @@ def loss_check(log: CheckLog, run: Run, baseline: Run, factor: float, name: str)
         loss_start=float(h["loss"][0]),
         loss_final=h.final("loss"),
     )
+
+
+def teacher_accuracy_check(
+    log: CheckLog, trained: TrainedCNN, chance: float, minimum: float, name: str
+) -> Check:
+    """§4.2: the CNN teacher is a trained classifier, test accuracy at least ``minimum``
+    (``chance``, the accuracy of always answering the largest class, is recorded)."""
+    return log.at_least(
+        name,
+        "§4.2: the CNN teacher is a trained classifier (paper: 71% on MNIST)",
+        trained.test_accuracy,
+        minimum,
+        chance=chance,
+        train_accuracy=trained.train_accuracy,
+    )
+
+
+def step_size_check(log: CheckLog, eta: float, bound: float, teacher: Teacher, name: str) -> Check:
+    """Gradient descent on the data is stable: ``eta`` at most the data stability ``bound``
+    (:func:`tltlib.empirical.data_stability_bound`); the Gaussian bound and ``T*`` are
+    recorded."""
+    return log.at_most(
+        name,
+        "GD is stable: η < 2/λ_max of the data",
+        eta,
+        bound,
+        gaussian_bound=eta_stability_bound(teacher),
+        t_star=t_star(teacher, eta),
+    )
+
+
+def teacher_checks(
+    log: CheckLog,
+    cnns: Mapping[str, TrainedCNN],
+    chance: float,
+    logit_gap: float,
+    natural_gap: float,
+    *,
+    min_accuracy: float,
+    logit_tolerance: float,
+    form_tolerance: float,
+) -> list[Check]:
+    """The checks of the teacher: :func:`teacher_accuracy_check` for each trained network
+    (``{activation}/teacher_accuracy``), then the largest relative logit change of the rescaled
+    networks (``rescaled_logits``, at most ``logit_tolerance``) and the largest gap between the
+    natural and the bilinear form (``natural_vs_bilinear``, zero within ``form_tolerance``)."""
+    checks = [
+        teacher_accuracy_check(log, r, chance, min_accuracy, f"{act}/teacher_accuracy")
+        for act, r in cnns.items()
+    ]
+    checks.append(
+        log.at_most(
+            "rescaled_logits",
+            "positive homogeneity: rescaled kernels, same classifier",
+            logit_gap,
+            logit_tolerance,
+        )
+    )
+    checks.append(
+        log.close_to(
+            "natural_vs_bilinear",
+            "Example 2.1: conv + avg-pool = σ(V* X S*) on images",
+            natural_gap,
+            0.0,
+            form_tolerance,
+        )
+    )
+    return checks
+
+
+def student_checks(
+    log: CheckLog,
+    runs: Mapping[str, Run],
+    uniform: Mapping[str, Run],
+    blank: torch.Tensor,
+    eta: float,
+    bounds: Mapping[str, float],
+    *,
+    loss_factor: float,
+    min_cosine: float,
+    min_pooling: float,
+    blank_tolerance: float,
+) -> list[Check]:
+    """The checks of each trained student ``runs[a]`` against its own teacher, named
+    ``{a}/...``: :func:`step_size_check` (``eta`` against ``bounds[a]``), :func:`loss_check`
+    (against the uniform-attention run ``uniform[a]``), :func:`cosine_check`,
+    :func:`pooling_check` and :func:`blank_rows_check`, with the given tolerances."""
+    checks = []
+    for act, run in runs.items():
+        t = run.teacher
+        checks += [
+            step_size_check(log, eta, bounds[act], t, f"{act}/eta_below_data_bound"),
+            loss_check(log, run, uniform[act], loss_factor, f"{act}/loss"),
+            cosine_check(log, run.student, t, min_cosine, f"{act}/cosine"),
+            pooling_check(log, run.student, t, blank, min_pooling, f"{act}/pooling_groups"),
+            blank_rows_check(log, run.student, t, blank, blank_tolerance, f"{act}/blank_rows"),
+        ]
+    return checks
