@@ -4,8 +4,9 @@ import pytest
 
 from tltlib import in_context as ic
 from tltlib import in_context_claims as claims
+from tltlib import in_context_plots as figures
 from tltlib.checks import CheckLog
-from tltlib.recall_task import RecallTask
+from tltlib.recall_task import RecallTask, kl_bernoulli, softmax_loss_floor
 
 TASK = RecallTask(N=20, H=16, Q=2, Y=2)
 ETA, STEPS = 0.2, 150
@@ -133,3 +134,62 @@ def test_schedule_is_checked_before_the_gradient_underflows():
     check = claims.strength_schedule(CheckLog("t"), long)
     assert check.passed and check.extra["at_step"] < 45
     assert claims.reaches_bayes_risk(CheckLog("t"), long).passed
+
+
+def records(log):
+    return [r.to_dict() for r in log.records]
+
+
+def test_population_checks_are_the_chapters_checks_in_order(noiseless, noisy):
+    runs = {0.0: noiseless, 0.3: noisy}
+    log = CheckLog("t")
+    checks = claims.population_checks(log, runs, 0.3)
+    expected = CheckLog("t")
+    for a, by_name in runs.items():
+        for name in ("Reparam-Linear-FA", "Reparam-ReLU-FA"):
+            claims.reparam_checks(expected, by_name[name], prefix=f"alpha={a:g}/{name}/")
+    for a in (0.0, 0.3):
+        for name in ("Origin-Linear-FA", "Origin-Softmax-F"):
+            claims.unseen_fails(expected, runs[a][name], prefix=f"alpha={a:g}/{name}/")
+        claims.softmax_not_optimal(expected, runs[a]["Reparam-Softmax-FA"], prefix=f"alpha={a:g}/")
+    claims.division_of_labour(
+        expected, noisy["Reparam-Linear-W-FA"], prefix="alpha=0.3/Reparam-Linear-W-FA/"
+    )
+    assert [c.name for c in checks] == [r.name for r in expected.records]
+    assert records(log) == records(expected)
+    # a plain-GD student in place of the noiseless linear model fails the bundle
+    plain = run(TASK, "reparam", "linear", rule="plain")
+    broken = {0.0: {**noiseless, "Reparam-Linear-FA": plain}, 0.3: noisy}
+    bad = CheckLog("t")
+    claims.population_checks(bad, broken, 0.3)
+    assert not bad["alpha=0/Reparam-Linear-FA/linear_rate"].passed
+
+
+def test_finite_sample_checks_name_each_level(finite):
+    _, good, alpha_hat = finite
+    log = CheckLog("t")
+    checks = claims.finite_sample_checks(log, {0.5: (good, alpha_hat)})
+    assert [c.name for c in checks] == ["finite/alpha=0.5/finite_sample_kl"] and log.passed
+    bad = claims.finite_sample_checks(CheckLog("t"), {0.5: (good, alpha_hat + 0.02)})
+    assert not bad[0].passed
+
+
+def test_the_chapters_tables_read_the_same_measurements(noiseless, noisy, finite):
+    runs = {0.0: noiseless, 0.3: noisy}
+    names = ("Reparam-Linear-FA", "Origin-Linear-FA")
+    table = figures.unseen_gap_table(runs, (0.0, 0.3), names).splitlines()
+    assert table[0] == "unseen minus in-distribution, in nats:" and len(table) == 5
+    gap = claims.unseen_gap(noisy["Origin-Linear-FA"], "nll_output")
+    assert table[4].startswith("alpha=0.3  Origin-Linear-FA") and table[4].endswith(f"{gap:9.3g}")
+    floors = figures.softmax_floor_report(runs, (0.0, 0.3)).splitlines()
+    floor = softmax_loss_floor(TASK)
+    assert len(floors) == 2 and f"floor {floor:.4f}, Bayes risk 0.0000" in floors[0]
+    split = figures.logit_split_report({"Reparam-Linear-FA": noisy["Reparam-Linear-FA"]})
+    assert split == (
+        f"{'Reparam-Linear-FA':20s} argmax xi_A = y on 100.0%, argmax xi_F = tau on 100.0% "
+        "of sequences"
+    )
+    _, good, alpha_hat = finite
+    kl = figures.kl_report({0.5: (good, alpha_hat)})
+    assert kl.startswith(f"alpha=0.5: alpha_hat={alpha_hat:.4f}, excess ")
+    assert kl.endswith(f"KL(alpha||alpha_hat) {kl_bernoulli(0.5, alpha_hat):.4e}")

@@ -10,12 +10,13 @@ and the curvature of the closed form; chapter 10 explains each.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 
 import numpy as np
 
 from .checks import Check, CheckLog
 from .fits import SlopeFit
-from .in_context import RecallRun
+from .in_context import REPARAM_MODELS, RecallRun, model_names
 from .recall_task import (
     bayes_risk,
     kl_bernoulli,
@@ -322,3 +323,46 @@ def reparam_checks(log: CheckLog, run: RecallRun, prefix: str = "") -> list[Chec
         checks.append(noise_probability(log, run, prefix))
         checks.extend(division_of_labour(log, run, prefix))
     return checks
+
+
+ORIGIN_MODELS = ("Origin-Linear-FA", "Origin-Softmax-F")
+"""The models trained from scratch in the paper's Figure 1 (checked to fail on unseen outputs)."""
+
+
+def population_checks(
+    log: CheckLog, runs: Mapping[float, Mapping[str, RecallRun]], alpha: float
+) -> list[Check]:
+    """The checks of the population runs ``runs`` (noise level -> model name -> run): the
+    Figure 1 models at the levels 0 and ``alpha``, the reparameterised ones at every level.
+
+    In this order: :func:`reparam_checks` of both reparameterised models at every level; at 0
+    and ``alpha``, :func:`unseen_fails` of the :data:`ORIGIN_MODELS` and
+    :func:`softmax_not_optimal` of Reparam-Softmax-FA; :func:`division_of_labour` of
+    Reparam-Linear-W-FA at ``alpha``. Names are prefixed ``alpha={level}/{model}/`` (the
+    softmax check ``alpha={level}/``)."""
+    checks = []
+    for a, by_name in runs.items():
+        task = next(iter(by_name.values())).model.task
+        for name in model_names(task, REPARAM_MODELS):
+            checks += reparam_checks(log, by_name[name], prefix=f"alpha={a:g}/{name}/")
+    for a in (0.0, alpha):
+        for name in ORIGIN_MODELS:
+            checks.append(unseen_fails(log, runs[a][name], prefix=f"alpha={a:g}/{name}/"))
+        checks.append(
+            softmax_not_optimal(log, runs[a]["Reparam-Softmax-FA"], prefix=f"alpha={a:g}/")
+        )
+    checks += division_of_labour(
+        log, runs[alpha]["Reparam-Linear-W-FA"], prefix=f"alpha={alpha:g}/Reparam-Linear-W-FA/"
+    )
+    return checks
+
+
+def finite_sample_checks(
+    log: CheckLog, runs: Mapping[float, tuple[RecallRun, float]]
+) -> list[Check]:
+    """:func:`finite_sample_excess` of each finite-sample run, ``runs`` mapping the noise level
+    to ``(run, alpha_hat)``; names are prefixed ``finite/alpha={level}/``."""
+    return [
+        finite_sample_excess(log, run, alpha_hat, prefix=f"finite/alpha={a:g}/")
+        for a, (run, alpha_hat) in runs.items()
+    ]

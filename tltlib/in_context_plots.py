@@ -1,22 +1,26 @@
-"""Figures of chapter 10: the paper's Figures 1 and 2, the linear rate and the logit split.
+"""Figures and tables of chapter 10: the paper's Figures 1 and 2, the linear rate, the logit
+split, and the short tables printed next to them.
 
-Functions return the ``Figure``; the chapter ends its plotting cells with ``plt.show()``.
+Plotting functions return the ``Figure``; the chapter ends its plotting cells with
+``plt.show()``. Table functions return text (:func:`final_table` Markdown).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
 
 from .in_context import RecallRun
-from .in_context_claims import closed_form_excess, excess
+from .in_context_claims import closed_form_excess, excess, unseen_gap
 from .recall_task import (
     bayes_risk,
     bernoulli_entropy,
+    kl_bernoulli,
     reparam_loss,
     reparam_schedule,
+    softmax_loss_floor,
 )
 
 FLOOR = 1e-17
@@ -158,3 +162,55 @@ def schedule_excess(run: RecallRun, t: np.ndarray) -> np.ndarray:
     task = run.model.task
     lam = reparam_schedule(task, run.settings["eta"], t)
     return reparam_loss(task, lam, run.model.attention) - bayes_risk(task)
+
+
+def logit_split_report(runs: Mapping[str, RecallRun]) -> str:
+    """One line per model: the fractions of sequences on which the attention part's largest
+    logit is ``y`` and the feed-forward part's largest logit is ``tau``, at the end."""
+    return "\n".join(
+        f"{n:20s} argmax xi_A = y on {r.history.final('pop/attn_argmax_output'):6.1%}, "
+        f"argmax xi_F = tau on {r.history.final('pop/ff_argmax_noise'):6.1%} of sequences"
+        for n, r in runs.items()
+    )
+
+
+def unseen_gap_table(
+    runs: Mapping[float, Mapping[str, RecallRun]], alphas: Sequence[float], names: Sequence[str]
+) -> str:
+    """Unseen-output minus in-distribution loss and ``-log p(y)``
+    (:func:`~tltlib.in_context_claims.unseen_gap`) of the models ``names`` at each noise level
+    of ``alphas``, under a header."""
+    lines = ["unseen minus in-distribution, in nats:"]
+    for a in alphas:
+        for n in names:
+            gap, gap_y = unseen_gap(runs[a][n]), unseen_gap(runs[a][n], "nll_output")
+            lines.append(f"alpha={a:g}  {n:20s} loss {gap:9.3g}   -log p(y) {gap_y:9.3g}")
+    return "\n".join(lines)
+
+
+def softmax_floor_report(
+    runs: Mapping[float, Mapping[str, RecallRun]],
+    alphas: Sequence[float],
+    name: str = "Reparam-Softmax-FA",
+) -> str:
+    """At each noise level of ``alphas``: the final loss of the softmax model ``name``, the
+    floor :func:`~tltlib.recall_task.softmax_loss_floor` and the Bayes risk."""
+    lines = []
+    for a in alphas:
+        run = runs[a][name]
+        task = run.model.task
+        lines.append(
+            f"alpha={a:g}: softmax loss {run.history.final('pop/loss'):.4f}, "
+            f"floor {softmax_loss_floor(task):.4f}, Bayes risk {bayes_risk(task):.4f}"
+        )
+    return "\n".join(lines)
+
+
+def kl_report(runs: Mapping[float, tuple[RecallRun, float]]) -> str:
+    """For each finite-sample run (noise level -> ``(run, alpha_hat)``): ``alpha_hat``, the final
+    excess over the Bayes risk and ``KL(alpha || alpha_hat)``."""
+    return "\n".join(
+        f"alpha={a:g}: alpha_hat={ah:.4f}, excess {excess(run)[-1]:.4e}, "
+        f"KL(alpha||alpha_hat) {kl_bernoulli(a, ah):.4e}"
+        for a, (run, ah) in runs.items()
+    )
