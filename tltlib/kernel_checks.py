@@ -154,11 +154,14 @@ def sqrt_log_growth(
     )
 
 
-def decreasing(log: CheckLog, name: str, claim: str, values: Sequence[float]) -> Check:
-    """The largest ratio of consecutive values (``< 1``: strictly decreasing)."""
+def decreasing(
+    log: CheckLog, name: str, claim: str, values: Sequence[float], bound: float = 1.0
+) -> Check:
+    """The largest ratio of consecutive values: ``<= bound`` (below 1: every step down is at
+    least a fraction ``1 - bound``)."""
     v = np.asarray(values, dtype=float)
     worst = float(np.max(v[1:] / v[:-1]))
-    return log.add(name, claim, worst, 1.0, 0.0, "at_most", values=v.tolist())
+    return log.at_most(name, claim, worst, bound, values=v.tolist())
 
 
 def optimisation_term(nu: float, eta: float, steps: int, blocks: int = 3) -> float:
@@ -191,12 +194,36 @@ def not_growing(
 
 def below(log: CheckLog, name: str, claim: str, measured: np.ndarray, bound: np.ndarray) -> Check:
     """``max(measured / bound) <= 1``: every measurement is below its bound."""
-    ratio = float(np.max(np.asarray(measured, dtype=float) / np.asarray(bound, dtype=float)))
+    m, b = np.asarray(measured, dtype=float), np.asarray(bound, dtype=float)
+    return log.at_most(name, claim, float(np.max(m / b)), 1.0, values=m.tolist(), bounds=b.tolist())
+
+
+def slope_at_most(
+    log: CheckLog, name: str, claim: str, x: Sequence[float], values: np.ndarray, bound: float
+) -> Check:
+    """Log-log slope of the seed-mean of ``values`` (points x seeds) against ``x``: ``<= bound``."""
+    v = np.asarray(values, dtype=float)
+    mean = v.mean(axis=1) if v.ndim == 2 else v
+    fit = loglog_slope(np.asarray(x, dtype=float), mean)
     return log.at_most(
-        name,
-        claim,
-        ratio,
-        1.0,
-        measured=np.asarray(measured).tolist(),
-        bound=np.asarray(bound).tolist(),
+        name, claim, fit.slope, bound, stderr=fit.stderr, x=list(x), values=mean.tolist()
     )
+
+
+def relative_growth(
+    log: CheckLog,
+    name: str,
+    claim: str,
+    x: Sequence[float],
+    ours: np.ndarray,
+    theirs: np.ndarray,
+    bound: float,
+) -> Check:
+    """Growth (last over first seed-mean value) of ``ours`` divided by the growth of
+    ``theirs``: ``<= bound`` means ours grows at most ``bound`` times as much."""
+    growth = []
+    for values in (ours, theirs):
+        v = np.asarray(values, dtype=float)
+        mean = v.mean(axis=1) if v.ndim == 2 else v
+        growth.append(float(mean[-1] / mean[0]))
+    return log.at_most(name, claim, growth[0] / growth[1], bound, x=list(x), growth=growth)

@@ -216,6 +216,11 @@ class ShallowTransformer:
         X = check_inputs(X, self.d).to(self.dtype)
         return shallow_forward(X, self.W, self.U, self.c, self.activation, self.attention)
 
+    @torch.no_grad()
+    def predict(self, X: torch.Tensor) -> torch.Tensor:
+        """``f(X)`` without recording gradients."""
+        return self(X)
+
     def function(self, X: torch.Tensor) -> Callable[..., torch.Tensor]:
         """``(W, U, c) -> f(X)`` as a pure function (for ``torch.func``)."""
         X = check_inputs(X, self.d).to(self.dtype)

@@ -14,8 +14,9 @@ infinite-width linearised model is
 The teacher's ``v`` mixes the features at ``R`` anchor inputs ``X_r`` with weights
 ``sum_r |alpha_r| = 1``: ``v_c = nu sum_r alpha_r sigma(s_r)``, ``v_U = c nu sum_r alpha_r
 sigma'(s_r) a_r`` and ``v_W = c sum_r alpha_r clip_nu(sigma'(s_r) Cov_r U x_T^r^T)`` (Frobenius
-clip), so every block of ``v`` has norm ``<= nu``. Then ``f~(X) = sum_r alpha_r K(X, X_r)``
-up to the clip, with ``K`` the neural tangent kernel. The expectation is estimated with ``M``
+clip, no factor ``nu``: as in the official code), so every block of ``v`` has norm ``<= nu``.
+Then ``f~(X) = sum_r alpha_r [nu (K_c + K_U) + K_W](X, X_r)`` up to the clip, with ``K_c``,
+``K_U``, ``K_W`` the three blocks of the neural tangent kernel. The expectation is estimated with ``M``
 random features; a network of width ``m`` moved by ``Delta_i = v(phi_i)/sqrt(m)`` from its
 initialisation has the linearisation ``<grad f(phi_0), Delta> = (1/m) sum_i <grad psi(X; phi_i),
 v(phi_i)>``, the same estimate with its own ``m`` heads.
