@@ -9,7 +9,6 @@ import torch
 
 from tltlib import kernel_checks as kc
 from tltlib import kernel_experiments as kx
-from tltlib import recurrent
 from tltlib.checks import CheckLog
 from tltlib.kernel_regime import (
     ShallowTransformer,
@@ -242,16 +241,3 @@ def test_step_and_guarantee_fail_on_wrong_inputs(X, teacher):
     assert not kc.below(
         CheckLog("t"), "g", "c", np.array([run.min_train]), np.array([guarantee])
     ).passed
-
-
-def test_ar_growth_check_fails_without_normalised_attention(monkeypatch):
-    lags = [4, 96]
-    good = recurrent.jacobians_by_lag(lags, 150, 16, 4, seed=0)
-    assert passed(
-        kc.relative_growth(CheckLog("t"), "g", "c", lags, good["tf_W_max"], good["rnn_u_max"], 0.5)
-    )
-    monkeypatch.setattr(recurrent, "ShallowTransformer", SumAttention)
-    bad = recurrent.jacobians_by_lag(lags, 150, 16, 4, seed=0)
-    assert not passed(
-        kc.relative_growth(CheckLog("t"), "g", "c", lags, bad["tf_W_max"], bad["rnn_u_max"], 0.5)
-    )

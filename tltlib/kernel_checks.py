@@ -208,22 +208,3 @@ def slope_at_most(
     return log.at_most(
         name, claim, fit.slope, bound, stderr=fit.stderr, x=list(x), values=mean.tolist()
     )
-
-
-def relative_growth(
-    log: CheckLog,
-    name: str,
-    claim: str,
-    x: Sequence[float],
-    ours: np.ndarray,
-    theirs: np.ndarray,
-    bound: float,
-) -> Check:
-    """Growth (last over first seed-mean value) of ``ours`` divided by the growth of
-    ``theirs``: ``<= bound`` means ours grows at most ``bound`` times as much."""
-    growth = []
-    for values in (ours, theirs):
-        v = np.asarray(values, dtype=float)
-        mean = v.mean(axis=1) if v.ndim == 2 else v
-        growth.append(float(mean[-1] / mean[0]))
-    return log.at_most(name, claim, growth[0] / growth[1], bound, x=list(x), growth=growth)
