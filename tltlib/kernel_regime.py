@@ -107,7 +107,6 @@ def head_outputs(
     X: torch.Tensor,
     W: torch.Tensor,
     U: torch.Tensor,
-    activation: SmoothActivation,
     attention: Callable[[torch.Tensor], torch.Tensor] = softmax_attention,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """``(s, a, alpha)`` for inputs ``X`` ``(B, d, T)``: the pre-activations ``s = U_i^T a``
@@ -128,7 +127,7 @@ def shallow_forward(
     attention: Callable[[torch.Tensor], torch.Tensor] = softmax_attention,
 ) -> torch.Tensor:
     """``f(X) = (1/sqrt m) sum_i c_i sigma(U_i^T a(X; W_i))`` for a batch ``X`` ``(B, d, T)``."""
-    s, _, _ = head_outputs(X, W, U, activation, attention)
+    s, _, _ = head_outputs(X, W, U, attention)
     return activation(s) @ c / math.sqrt(c.shape[0])
 
 
@@ -327,7 +326,7 @@ def adversarial_displacement(
     X = check_inputs(X, model.d).to(model.dtype)
     r = radius(rho) / math.sqrt(model.m)
     W0, U0 = (t.detach().clone().requires_grad_(True) for t in (model.W0, model.U0))
-    s, _, _ = head_outputs(X, W0, U0, model.activation, model.attention)
+    s, _, _ = head_outputs(X, W0, U0, model.attention)
     gW, gU = torch.autograd.grad(model.activation(s).sum(), (W0, U0))
 
     def on_sphere(g: torch.Tensor) -> torch.Tensor:
