@@ -4,7 +4,7 @@ broken student (small sizes, so that the whole file runs in well under a minute)
 import pytest
 import torch
 
-from tltlib import claims, gcn, groupsparse, selection, teachers
+from tltlib import claims, gcn, groupsparse, overshoot, selection, teachers
 from tltlib.checks import CheckLog
 from tltlib.online import train_online
 from tltlib.population import train_population
@@ -254,3 +254,25 @@ def test_selection_error_check_fails_on_a_wrong_formula(logistic_runs, monkeypat
 def test_paper_scale_teacher_of_set_6_is_a_gslp():
     t = teachers.paper_set(6)
     assert t.K == 1 and t.M == 1
+
+
+# --- the height of the overshoot (chapters 02-04) ----------------------------------------
+
+
+def test_overshoot_peak_passes_exact_runs_and_fails_broken_ones(cycle_run, sts_run, gslp):
+    for run in (cycle_run, sts_run):
+        assert overshoot.overshoot_peak(CheckLog("t"), run).passed
+    # a wrong teacher: the same run judged against another K
+    wrong = train_population(gslp.as_teacher(), 0.2, 2000)
+    wrong.teacher = selection.sts_teacher([1, 2, 3], 8, 1)
+    assert not overshoot.overshoot_peak(CheckLog("t"), wrong).passed
+    # a broken student: frozen attention, C1 never leaves its uniform-attention optimum 1
+    frozen = train_online(
+        cycle_run.teacher, 0.4, 2000, batch=50, noise=0.0, train_blocks=("value",)
+    )
+    assert not overshoot.overshoot_peak(CheckLog("t"), frozen).passed
+
+
+def test_c1_peak_rejects_bad_input():
+    with pytest.raises(ValueError, match="K must be smaller than D"):
+        overshoot.c1_peak(4, 4)
