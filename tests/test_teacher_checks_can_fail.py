@@ -112,6 +112,16 @@ def test_outside_checks_fail_on_frozen_attention(outside):
     result = results(log)
     assert result["outside/floor_gap_slope"] is False
     assert result["outside/limit_gap_slope"] is False
+    # online gradients are not exactly along V*: the exact invariant W_V = C1 V* is lost
+    assert result["outside/value_alignment"] is False
+
+
+def test_outside_natural_form_check_fails_on_another_graph():
+    X = torch.randn(8, 3, 10, dtype=torch.float64, generator=torch.Generator().manual_seed(3))
+    conv = gcn.outside_graph_conv("erdos_renyi", 10, 3, 3, 2, seed=0)
+    other = gcn.outside_graph_conv("erdos_renyi", 10, 3, 3, 2, seed=1)
+    assert natural_gap(conv, conv.as_target(), X).passed
+    assert not natural_gap(conv, other.as_target(), X).passed
 
 
 # --- chapter 03: sparse token selection ---------------------------------------------------
@@ -229,6 +239,18 @@ def test_logistic_checks_fail_on_frozen_attention(logistic_runs):
     result = results(log)
     for name in ("attention_on_i_star", "top_row_is_i_star", "error_vs_uniform"):
         assert result[f"logistic/{name}"] is False, name
+
+
+def test_logistic_cosine_check_fails_on_the_wrong_value_vector(logistic_runs):
+    run = logistic_runs["full"]
+    right = run.teacher
+    run.teacher = groupsparse.group_sparse_linear(8, 3, 5, seed=7).as_teacher()
+    try:
+        log = CheckLog("t")
+        groupsparse.logistic_checks(log, run)
+        assert results(log)["logistic/cosine_final"] is False
+    finally:
+        run.teacher = right
 
 
 def test_logistic_checks_fail_on_the_wrong_index(logistic_runs):

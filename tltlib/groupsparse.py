@@ -249,7 +249,7 @@ def logistic_checks(
         log.at_least(
             f"{prefix}cosine_final",
             "ZMC 2025: W_V aligns with v*",
-            h.final("cosine"),
+            cosine(run.student.W_V[0], run.teacher.V_star[0].to(run.student.W_V.dtype)),
             min_cosine,
         ),
         log.at_most(
