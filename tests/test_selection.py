@@ -15,7 +15,7 @@ def test_natural_form_equals_bilinear_form(trial):
     K = int(rng.integers(1, D))
     d = int(rng.integers(1, 8))
     subset = teachers.random_subset(D, K, seed=trial)
-    t = selection.sts_teacher(subset, D, d)
+    t = selection.subset_teacher(subset, D, d)
     assert t.K == K and t.M == d  # M = d: the value matrix is I_d
     X = torch.randn(7, d, D, dtype=torch.float64)
     assert torch.allclose(selection.select_tokens(X, subset), t(X), atol=1e-10, rtol=0)
@@ -38,12 +38,12 @@ def test_random_masks_have_K_ones_and_cover_all_tokens():
 @pytest.mark.parametrize(
     ("call", "match"),
     [
-        (lambda: selection.sts_teacher([], 5, 2), "subset must hold at least one token"),
-        (lambda: selection.sts_teacher([0, 5], 5, 2), r"subset indices must lie in \[0, 4\]"),
-        (lambda: selection.sts_teacher([-1], 5, 2), r"subset indices must lie in \[0, 4\]"),
-        (lambda: selection.sts_teacher([1, 1], 5, 2), "subset must not repeat"),
-        (lambda: selection.sts_teacher([0, 1, 2], 3, 2), "subset must have K < D"),
-        (lambda: selection.sts_teacher([0.5], 3, 2), "subset must hold integer"),
+        (lambda: selection.subset_teacher([], 5, 2), "subset must hold at least one token"),
+        (lambda: selection.subset_teacher([0, 5], 5, 2), r"subset indices must lie in \[0, 4\]"),
+        (lambda: selection.subset_teacher([-1], 5, 2), r"subset indices must lie in \[0, 4\]"),
+        (lambda: selection.subset_teacher([1, 1], 5, 2), "subset must not repeat"),
+        (lambda: selection.subset_teacher([0, 1, 2], 3, 2), "subset must have K < D"),
+        (lambda: selection.subset_teacher([0.5], 3, 2), "subset must hold integer"),
         (lambda: selection.select_tokens(torch.zeros(1, 2, 4), []), "subset must hold at least"),
         (lambda: selection.random_masks(3, 4, 4, generator(0, "t")), "K must be smaller than D"),
         (
@@ -61,7 +61,7 @@ def test_bad_input_names_the_parameter(call, match):
 
 def test_fixed_variant_is_train_online_step_for_step():
     subset = [1, 4]
-    t = selection.sts_teacher(subset, 6, 3)
+    t = selection.subset_teacher(subset, 6, 3)
     kw = dict(batch=8, noise=0.3, seed=5, dtype=torch.float64, record=[120])
     a = selection.train_selection(subset, 6, 3, 0.2, 120, **kw)
     b = train_online(t, 0.2, 120, **kw)
@@ -73,7 +73,7 @@ def test_per_sample_floor_is_the_loss_of_the_conditional_mean():
     """The uniform-attention identity student computes E[target | X]; its Monte Carlo loss is
     the floor d(D-K)/(2K), and the closed form agrees."""
     D, K, d = 8, 3, 2
-    t = selection.sts_teacher([0, 1, 2], D, d)
+    t = selection.subset_teacher([0, 1, 2], D, d)
     student = PositionOnlyTransformer.for_teacher(t)
     student.W_V = torch.eye(d, dtype=torch.float64)  # zero logits: uniform attention
     X = torch.randn(40000, d, D, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
@@ -87,7 +87,7 @@ def test_per_sample_floor_is_the_loss_of_the_conditional_mean():
 
 @pytest.mark.parametrize("seed", range(3))
 def test_per_sample_closed_form_matches_monte_carlo(seed):
-    t = selection.sts_teacher([0, 3], 6, 2)
+    t = selection.subset_teacher([0, 3], 6, 2)
     student = PositionOnlyTransformer.random(t, seed=seed)
     X = torch.randn(40000, 2, 6, dtype=torch.float64, generator=torch.Generator().manual_seed(seed))
     masks = selection.random_masks(40000, 6, 2, generator(seed, "m"))

@@ -132,7 +132,7 @@ SUBSET = [1, 4]
 
 @pytest.fixture(scope="module")
 def sts_run():
-    t = selection.sts_teacher(SUBSET, 8, 3)
+    t = selection.subset_teacher(SUBSET, 8, 3)
     return train_population(t, 0.3, 20000, extra_metrics=claims.structure_metrics(t))
 
 
@@ -141,7 +141,7 @@ def test_sts_checks_fail_on_the_wrong_subset(sts_run):
     claims.training_checks(log, sts_run, min_cosine=1 - 1e-8)
     claims.lemma_d2(log, sts_run)
     assert log.passed, log.table()
-    wrong = selection.sts_teacher([1, 5], 8, 3)
+    wrong = selection.subset_teacher([1, 5], 8, 3)
     bad = CheckLog("t")
     claims.support_recovery(bad, sts_run.student, wrong, 0.05)
     assert not any(r.passed for r in bad.records)
@@ -286,7 +286,7 @@ def test_overshoot_peak_passes_exact_runs_and_fails_broken_ones(cycle_run, sts_r
         assert overshoot.overshoot_peak(CheckLog("t"), run).passed
     # a wrong teacher: the same run judged against another K
     wrong = train_population(gslp.as_teacher(), 0.2, 2000)
-    wrong.teacher = selection.sts_teacher([1, 2, 3], 8, 1)
+    wrong.teacher = selection.subset_teacher([1, 2, 3], 8, 1)
     assert not overshoot.overshoot_peak(CheckLog("t"), wrong).passed
     # a broken student: frozen attention, C1 never leaves its uniform-attention optimum 1
     frozen = train_online(

@@ -32,7 +32,6 @@ from .teachers import DTYPE, Teacher, check_inputs, graph_scores, value_matrix
 from .validate import one_of, positive_int
 
 GRAPHS = ("cycle", "random_regular", "erdos_renyi", "path", "star")
-REGULAR_GRAPHS = ("cycle", "random_regular")
 IRREGULAR_GRAPHS = ("erdos_renyi", "path", "star")
 
 

@@ -85,11 +85,6 @@ def group_sparse_linear(
     return GroupSparseLinear(v, i_star, D)
 
 
-def attention_on_target(student: PositionOnlyTransformer, i_star: int) -> float:
-    """The smallest weight any output position puts on the group ``i*``: ``min_i S[i*, i]``."""
-    return float(student.scores()[i_star].min())
-
-
 def train_logistic(
     predictor: GroupSparseLinear,
     eta: float,

@@ -25,7 +25,6 @@ import numpy as np
 import torch
 
 from .checks import Check, CheckLog
-from .fits import loglog_slope
 from .gcn import OutsideTarget
 from .metrics import History, log_steps, measure
 from .population import Run
@@ -64,7 +63,7 @@ def select_tokens(X: torch.Tensor, subset: Sequence[int]) -> torch.Tensor:
     return mean.expand(X.shape)
 
 
-def sts_teacher(subset: Sequence[int], D: int, d: int) -> Teacher:
+def subset_teacher(subset: Sequence[int], D: int, d: int) -> Teacher:
     """Example 2.3 in teacher form: ``V* = I_d``, ``S* = 1_g 1^T / K``, identity activation."""
     subset = check_subset(subset, D)
     d = positive_int("d", d)
@@ -150,17 +149,17 @@ def train_selection(
     """Online GD from zero on sparse token selection (identity activation, ``V* = I_d``).
 
     ``variant="fixed"``: every sample averages the tokens ``subset`` (Example 2.3; the same
-    trajectory as :func:`tltlib.online.train_online` on :func:`sts_teacher`, batch for batch).
+    trajectory as :func:`tltlib.online.train_online` on :func:`subset_teacher`, batch for batch).
     ``variant="per_sample"``: every sample averages its own uniformly random subset of
     ``K = len(subset)`` tokens (Remark 2.4), which the student does not see.
 
-    The run's teacher is :func:`sts_teacher` or :func:`mean_target`, so ``excess_loss`` is
+    The run's teacher is :func:`subset_teacher` or :func:`mean_target`, so ``excess_loss`` is
     measured against what the student can learn; ``task_excess`` is the exact excess loss on
     the task itself (for ``per_sample`` it adds :func:`per_sample_floor`). Raises
     :class:`DivergenceError` if the batch loss blows up.
     """
     variant = one_of("variant", variant, VARIANTS)
-    fixed_teacher = sts_teacher(subset, D, d)
+    fixed_teacher = subset_teacher(subset, D, d)
     K = fixed_teacher.K
     teacher = fixed_teacher if variant == "fixed" else mean_target(D, d)
     floor = 0.0 if variant == "fixed" else per_sample_floor(D, K, d)
@@ -319,9 +318,3 @@ def monte_carlo_check(
         monte_carlo=mc,
         stderr=se,
     )
-
-
-def late_slope(run: Run, metric: str) -> float:
-    """Log-log slope of ``metric`` over ``[T/4, T]`` (for prose next to the curves)."""
-    t, y = run.history.window(metric, max(1, run.history.steps[-1] // 4))
-    return loglog_slope(t, y).slope
