@@ -3,7 +3,7 @@ import math
 
 import pytest
 
-from tltlib.checks import ENV_VAR, CheckLog, load
+from tltlib.checks import ENV_VAR, RECORDS_DIR_VAR, CheckLog, load
 
 
 def test_comparisons():
@@ -37,7 +37,9 @@ def test_assert_all_lists_every_failure():
 def test_save_to_env_var_and_load(tmp_path, monkeypatch):
     log = CheckLog("chap")
     log.close_to("x", "claim", 1.0, 1.0, 0.1, window=[1, 2], extra_number=3.5)
-    assert log.save() is None or ENV_VAR in __import__("os").environ
+    monkeypatch.delenv(ENV_VAR, raising=False)
+    monkeypatch.setenv(RECORDS_DIR_VAR, str(tmp_path / "records"))
+    assert log.save() == tmp_path / "records" / "chap.json"  # the default records directory
     target = tmp_path / "out" / "records.json"
     monkeypatch.setenv(ENV_VAR, str(target))
     assert log.save() == target

@@ -1,5 +1,7 @@
 """Command line: ``python -m tltlib run CHAPTER -p NAME VALUE ... [--json OUT]``.
 
+``python -m tltlib report [--run]`` prints the reproduction report (:mod:`tltlib.report`).
+
 Exit status: 0 when every check passed, 1 when a check failed (or the chapter raised),
 2 for bad input (an unknown chapter or parameter, a value of the wrong type, or a value
 that the chapter rejects with a ``ValueError``).
@@ -12,7 +14,9 @@ import json
 import sys
 from pathlib import Path
 
+from . import report
 from .runner import ParameterError, format_records, run_chapter
+from .sweep import add_sweep_parser
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
@@ -55,6 +59,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     run.set_defaults(func=_cmd_run)
+    report.add_subcommand(sub)
+    add_sweep_parser(sub)
     return parser
 
 

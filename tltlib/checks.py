@@ -5,12 +5,24 @@ directly), shows it as a table, saves it and finally asserts that every check pa
 
     log = CheckLog("01-cnn-average-pooling")
     log.close_to("loss_slope", "Theorem 3.1 (iii)", measured=-1.04, expected=-1.0, tolerance=0.15)
-    log.save()          # to $TLTLIB_CHECKS (set by ``python -m tltlib run``); no-op otherwise
+    log.save()          # see below
     log.assert_all()    # AssertionError naming every failed check
 
 Records are plain JSON (a list of objects with ``name``, ``claim``, ``measured``,
 ``expected``, ``tolerance``, ``passed``, ``comparison`` and optional extra fields), so an
 independent implementation or the reproduction report can read them.
+
+Where :meth:`CheckLog.save` writes, first match wins:
+
+1. the ``path`` argument;
+2. the file named by ``$TLTLIB_CHECKS`` (``python -m tltlib run`` sets it, so that a run with
+   other parameters never mixes with the book's records);
+3. ``<records dir>/<chapter>.json``, the records directory being ``$TLTLIB_RECORDS_DIR`` or,
+   in a checkout of the book, ``_build/checks/`` (:func:`default_records_dir`). This is where
+   the book build, ``pytest`` (nbval) and an interactive session leave the records of a
+   chapter run with its defaults, and where the reproduction report
+   (:mod:`tltlib.report`) reads them;
+4. nowhere (an installed ``tltlib`` outside a checkout, without either variable).
 """
 
 from __future__ import annotations
@@ -18,11 +30,13 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 ENV_VAR = "TLTLIB_CHECKS"
+RECORDS_DIR_VAR = "TLTLIB_RECORDS_DIR"
 COMPARISONS = {
     "close": "|measured - expected| <= tolerance",
     "at_most": "measured <= expected",
@@ -140,10 +154,17 @@ class CheckLog:
         )
 
     def save(self, path: str | os.PathLike | None = None) -> Path | None:
-        """Write the records as JSON to ``path`` or ``$TLTLIB_CHECKS``; without either, do nothing."""
+        """Write the records as JSON to ``path``, ``$TLTLIB_CHECKS`` or the records directory.
+
+        Returns the file written, or ``None`` when there is nowhere to write (see the module
+        docstring for the order).
+        """
         target = path if path is not None else os.environ.get(ENV_VAR)
         if not target:
-            return None
+            records_dir = default_records_dir()
+            if records_dir is None:
+                return None
+            target = records_dir / f"{self.chapter}.json"
         target = Path(target)
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(self.to_json() + "\n")
@@ -166,7 +187,9 @@ class CheckLog:
         rows = ["| check | claim | measured | expected | pass |", "|---|---|---|---|---|"]
         for r in self.records:
             mark = "yes" if r.passed else "**NO**"
-            rows.append(f"| `{r.name}` | {r.claim} | {r.measured:.4g} | {_rule(r)} | {mark} |")
+            rows.append(
+                f"| `{r.name}` | {markdown_text(r.claim)} | {r.measured:.4g} | {_rule(r)} | {mark} |"
+            )
         return "\n".join(rows)
 
     def _repr_markdown_(self) -> str:
@@ -177,10 +200,35 @@ class CheckLog:
         return f"CheckLog({self.chapter!r}: {ok}/{len(self.records)} passed)"
 
 
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]<>|$~#])")
+
+
+def markdown_text(text: str) -> str:
+    """Plain text shown as written in Markdown (MyST): every markup character escaped, so that
+    a claim such as ``|z| of the gap`` or ``V* X S*`` cannot break or restyle a table."""
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", str(text)).replace("\n", " ")
+
+
 def _rule(r: Check) -> str:
     if r.comparison == "close":
         return f"{r.expected:.4g} ± {r.tolerance:.3g}"
     return ("≤ " if r.comparison == "at_most" else "≥ ") + f"{r.expected:.4g}"
+
+
+def default_records_dir() -> Path | None:
+    """The directory of the default-parameter check records, or ``None``.
+
+    ``$TLTLIB_RECORDS_DIR`` if set; otherwise ``_build/checks`` next to ``_config.yml`` when
+    ``tltlib`` is imported from a checkout of the book (editable install), which keeps the
+    records out of the source tree (``_build/`` is git-ignored and rebuilt).
+    """
+    env = os.environ.get(RECORDS_DIR_VAR)
+    if env:
+        return Path(env)
+    root = Path(__file__).resolve().parent.parent
+    if (root / "_config.yml").is_file() and (root / "chapters").is_dir():
+        return root / "_build" / "checks"
+    return None
 
 
 def load(path: str | os.PathLike) -> list[dict[str, Any]]:

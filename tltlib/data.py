@@ -26,7 +26,40 @@ def _exponential(shape: tuple[int, ...], g: torch.Generator, dtype: torch.dtype)
     return torch.empty(shape, dtype=dtype).exponential_(1.0, generator=g)
 
 
-INPUT_KINDS: dict[str, Sampler] = {"gaussian": _gaussian, "exponential": _exponential}
+STUDENT_T_DF = 5  # degrees of freedom: heavy tails, yet finite fourth moments (Monte Carlo)
+ANISOTROPY = 16.0  # ratio of the largest to the smallest variance of the anisotropic family
+MEAN_SHIFT = 2.0  # length of the mean of the shifted family
+
+
+def _student_t(shape: tuple[int, ...], g: torch.Generator, dtype: torch.dtype) -> torch.Tensor:
+    z = torch.randn(shape, generator=g, dtype=dtype)
+    chi2 = (torch.randn((*shape, STUDENT_T_DF), generator=g, dtype=dtype) ** 2).sum(-1)
+    return z / torch.sqrt(chi2 / STUDENT_T_DF)
+
+
+def anisotropic_variances(d: int) -> torch.Tensor:
+    """Per-coordinate variances of the ``anisotropic`` kind: geometric from ``ANISOTROPY^-1/2``
+    to ``ANISOTROPY^1/2`` (mean of the logs zero)."""
+    return ANISOTROPY ** torch.linspace(-0.5, 0.5, d, dtype=DTYPE)
+
+
+def _anisotropic(shape: tuple[int, ...], g: torch.Generator, dtype: torch.dtype) -> torch.Tensor:
+    std = anisotropic_variances(shape[-2]).sqrt().to(dtype)
+    return torch.randn(shape, generator=g, dtype=dtype) * std[:, None]
+
+
+def _mean_shift(shape: tuple[int, ...], g: torch.Generator, dtype: torch.dtype) -> torch.Tensor:
+    return torch.randn(shape, generator=g, dtype=dtype) + MEAN_SHIFT / shape[-2] ** 0.5
+
+
+INPUT_KINDS: dict[str, Sampler] = {
+    "gaussian": _gaussian,
+    "exponential": _exponential,
+    # out-of-distribution families of the chapter on Theorem 3.2 (tltlib.ood gives their moments)
+    "student_t": _student_t,
+    "anisotropic": _anisotropic,
+    "mean_shift": _mean_shift,
+}
 
 
 def sample_inputs(

@@ -11,6 +11,22 @@ then back through the column softmax. As in :mod:`tltlib.population`, the loop u
 the logits ``A = P^T W_KQ P / sqrt(D)`` by ``-(eta/D) grad_A``, which is exactly the step
 on ``W_KQ`` for any orthogonal ``P``; ``W_KQ`` is rebuilt at every recorded step.
 With ``sigma'(0) = 1`` (see :mod:`tltlib.activations`) ReLU students leave zero.
+
+How the step is made fast (``benchmarks/`` measures it; ``tests/test_trainers.py`` and
+``tests/test_fast_paths.py`` check that it still follows :func:`tltlib.reference.online_gd`
+step for step in float64, with the same random numbers):
+
+* the batch goes through four or five matrix products on preallocated buffers
+  (:class:`_OnlineStep`), in whichever of two orders costs fewer flops; the student and the
+  teacher share each product;
+* ``sigma`` and ``sigma'`` avoid boolean masks, which are slow on CPU (ReLU's own backward
+  kernel applies ``sigma'``);
+* the random batches are drawn several steps at a time when that gives the very same
+  numbers as drawing them step by step (:class:`_BatchDraws`);
+* the loss, needed only to detect divergence, is summed every ``CHECK_EVERY`` steps.
+
+Sampling sets a floor: a float32 Gaussian costs 3.5-5 ns, about a third of a step at the
+paper's size (D = 36, N = 100); the products are most of the rest.
 """
 
 from __future__ import annotations
@@ -20,6 +36,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import torch
 
+from .activations import Activation
 from .metrics import History, Metric, log_steps, measure, sample_excess
 from .population import Run
 from .seeding import generator
@@ -29,6 +46,196 @@ from .theory import DivergenceError, divergence_message, warn_if_unstable
 from .validate import positive_float, positive_int
 
 BLOCKS = ("value", "attention")
+
+#: steps between two divergence checks (the loss is only summed then)
+CHECK_EVERY = 16
+#: at most this many bytes of random numbers are drawn at once
+DRAW_BYTES = 1 << 20
+
+_SMALLEST_SUBNORMAL = {torch.float32: 2.0**-149, torch.float64: 2.0**-1074}
+_exact_chunking: dict[tuple[int, torch.dtype], bool] = {}
+
+
+def _chunking_is_exact(numel: int, dtype: torch.dtype) -> bool:
+    """Whether one ``randn`` of ``k * numel`` numbers equals ``k`` draws of ``numel``.
+
+    PyTorch's CPU sampler fills blocks of 16 numbers, so this holds when ``numel`` is a
+    multiple of 16; it is tested here once per size, on a scratch generator, rather than
+    assumed.
+    """
+    key = (numel, dtype)
+    if key not in _exact_chunking:
+        g1, g2 = torch.Generator().manual_seed(1), torch.Generator().manual_seed(1)
+        apart = torch.cat([torch.randn(numel, generator=g1, dtype=dtype) for _ in range(3)])
+        _exact_chunking[key] = torch.equal(apart, torch.randn(3 * numel, generator=g2, dtype=dtype))
+    return _exact_chunking[key]
+
+
+class _BatchDraws:
+    """Standard normal tensors of ``shape`` from ``g``, one per step, drawn in chunks.
+
+    Each step's draw is handed out with its first two axes swapped (as a contiguous
+    tensor): the swap is done once per chunk rather than once per step.
+    """
+
+    def __init__(self, g: torch.Generator, shape: tuple[int, ...], dtype: torch.dtype, steps: int):
+        self.g, self.shape, self.dtype, self.left = g, shape, dtype, steps
+        numel = int(np.prod(shape))
+        per_chunk = max(1, DRAW_BYTES // (numel * torch.finfo(dtype).bits // 8))
+        self.chunk = per_chunk if _chunking_is_exact(numel, dtype) else 1
+        self.buffer: list[torch.Tensor] = []
+        self.next = 0
+
+    def draw(self) -> torch.Tensor:
+        """The next step's draw, of shape ``(shape[1], shape[0], *shape[2:])``."""
+        if self.next == len(self.buffer):
+            k = min(self.chunk, self.left)
+            drawn = torch.randn((k, *self.shape), generator=self.g, dtype=self.dtype)
+            self.buffer = list(drawn.transpose(1, 2).contiguous().unbind(0))
+            self.left -= k
+            self.next = 0
+        self.next += 1
+        return self.buffer[self.next - 1]
+
+
+def _activate(z: torch.Tensor, act: Activation, out: torch.Tensor) -> torch.Tensor:
+    """``sigma(z)`` into ``out`` (may be ``z``): the same numbers as ``act(z)``, faster.
+
+    Leaky ReLU is ``max(z, alpha z)`` for ``0 < alpha < 1``, which avoids the boolean mask
+    of :meth:`Activation.__call__`.
+    """
+    if act.is_identity:
+        return out.copy_(z) if out is not z else out
+    if act.negative_slope == 0.0:
+        return torch.clamp_min(z, 0.0, out=out)
+    return torch.maximum(z, act.negative_slope * z, out=out)
+
+
+def _times_derivative(R: torch.Tensor, Z: torch.Tensor, act: Activation) -> torch.Tensor:
+    """``R * sigma'(Z)`` with ``sigma'(0) = 1``, in place in ``R``, without boolean masks.
+
+    ``threshold_backward(R, Z, c)`` is ReLU's backward kernel: ``0`` where ``Z <= c``, ``R``
+    elsewhere. With ``c`` the negative number closest to zero, this is ``R * 1[Z >= 0]``
+    (``-0.0`` included), as autograd's ``clamp_min`` backward computes it.
+    """
+    if act.is_identity:
+        return R
+    below = -_SMALLEST_SUBNORMAL[Z.dtype]
+    if act.negative_slope == 0.0:
+        return torch.ops.aten.threshold_backward.grad_input(R, Z, below, grad_input=R)
+    P = torch.ops.aten.threshold_backward(R, Z, below)
+    return R.sub_(P).mul_(act.negative_slope).add_(P)
+
+
+class _OnlineStep:
+    """The arithmetic of one step, in place on preallocated buffers.
+
+    Everything a step touches is allocated (and every view of it made) once, so that a
+    step is about twenty calls into PyTorch. ``X`` is (N, d, D); outputs and their
+    gradients are kept as (M, N, D) (row ``m`` of every sample together), the layout in
+    which each product is one call to a matrix-matrix kernel. Of two orders of the
+    products the one with fewer flops is used: features first (``[W_V; V*] X``, then the
+    scores) when ``M`` is small against ``d``, positions first (``X [S | S*]``) otherwise.
+    """
+
+    def __init__(
+        self,
+        V: torch.Tensor,
+        S_star: torch.Tensor,
+        N: int,
+        act: Activation,
+        noise: float,
+        features_first: bool | None = None,
+    ):
+        M, d = V.shape
+        D = S_star.shape[0]
+        self.act, self.noise = act, noise
+        flops_features = 6 * M * d * N * D + 8 * M * N * D * D
+        flops_positions = 6 * d * N * D * D + 12 * M * d * N * D
+        if features_first is None:  # the order with fewer flops
+            features_first = flops_features <= flops_positions
+        self.features_first = features_first
+        dt = V.dtype
+        self.WV = torch.zeros(2 * M, d, dtype=dt)  # [W_V; V*]: one product for both
+        self.WV[M:] = V
+        self.W = self.WV[:M]
+        self.A = torch.zeros(D, D, dtype=dt)
+        self.R = torch.empty(M, N, D, dtype=dt)
+        self.R_rows, self.R_mat = self.R.view(M * N, D), self.R.view(M, N * D)
+        self.gS = torch.empty(D, D, dtype=dt)
+        self.P = torch.empty(D, D, dtype=dt)
+        self.colsum = torch.empty(1, D, dtype=dt)
+        if self.features_first:
+            self.SS = torch.stack([S_star, S_star])  # [S, S*]
+            self.S = self.SS[0]
+            self.U = torch.empty(2 * M, N * D, dtype=dt)  # [W_V X; V* X]
+            self.U_pairs = self.U.view(2, M * N, D)
+            self.UW_rows_T = self.U[:M].view(M * N, D).T
+            self.ZY = torch.empty(2, M * N, D, dtype=dt)
+            self.Z, self.Y = self.ZY[0].view(M, N, D), self.ZY[1].view(M, N, D)
+            self.GS = torch.empty(M * N, D, dtype=dt)
+            self.GS_mat = self.GS.view(M, N * D)
+            self.S_T = self.S.T
+        else:
+            self.C = torch.cat([S_star, S_star], dim=1)  # [S | S*]
+            self.S = self.C[:, :D]
+            self.XC = torch.empty(d * N, 2 * D, dtype=dt)  # [X S | X S*]
+            self.XC_mat = self.XC.view(d, N * 2 * D)
+            self.XS = self.XC.view(d, N, 2 * D)[:, :, :D]
+            self.U = torch.empty(2 * M, N * 2 * D, dtype=dt)
+            U = self.U.view(2 * M, N, 2 * D)
+            self.Z, self.Y = U[:M, :, :D], U[M:, :, D:]
+            self.H = torch.empty(d, N, D, dtype=dt)
+            self.H_mat_T = self.H.view(d, N * D).T
+            self.B = torch.empty(d, N * D, dtype=dt)
+            self.B_rows = self.B.view(d * N, D)
+            self.W_T = self.W.T
+        self.S.fill_(1.0 / D)
+
+    def residual(self, Xt: torch.Tensor, Et: torch.Tensor | None) -> torch.Tensor:
+        """``R = sigma(W_V X S) - sigma(V* X S*) - noise E`` (M, N, D) for the current
+        ``W_V`` and ``S``, from the inputs ``Xt`` (d, N, D) and the label noise ``Et``
+        (M, N, D), both contiguous."""
+        act, (d, N, D) = self.act, Xt.shape
+        self.Xt = Xt  # kept for update()
+        if self.features_first:
+            self.Xt_mat = Xt.view(d, N * D)
+            torch.mm(self.WV, self.Xt_mat, out=self.U)
+            torch.bmm(self.U_pairs, self.SS, out=self.ZY)
+        else:
+            self.Xt_rows = Xt.view(d * N, D)
+            torch.mm(self.Xt_rows, self.C, out=self.XC)
+            torch.mm(self.WV, self.XC_mat, out=self.U)
+        Y = _activate(self.Y, act, out=self.Y)
+        if Et is not None:
+            Y.add_(Et, alpha=self.noise)
+        return _activate(self.Z, act, out=self.R).sub_(Y)
+
+    def update(self, lr_value: float, lr_logits: float) -> None:
+        """One step from the residual: ``W_V -= lr_value grad``, ``A -= lr_logits grad_A``
+        (either rate may be 0: that block is frozen). The gradients are sums over the batch."""
+        G = _times_derivative(self.R, self.Z, self.act)
+        if lr_logits:  # before W_V moves: the gradient of S uses the current W_V
+            if self.features_first:
+                torch.mm(self.UW_rows_T, self.R_rows, out=self.gS)
+            else:
+                torch.mm(self.W_T, self.R_mat, out=self.B)
+                torch.mm(self.Xt_rows.T, self.B_rows, out=self.gS)
+            # back through the column softmax: S * (gS - colsum(S * gS))
+            S = self.S
+            torch.mul(S, self.gS, out=self.P)
+            torch.sum(self.P, dim=0, keepdim=True, out=self.colsum)
+            self.P.addcmul_(S, self.colsum, value=-1.0)
+        if lr_value:
+            if self.features_first:
+                torch.mm(self.R_rows, self.S_T, out=self.GS)  # G S^T, then against X
+                self.W.addmm_(self.GS_mat, self.Xt_mat.T, alpha=lr_value)
+            else:
+                self.H.copy_(self.XS)
+                self.W.addmm_(G.view(G.shape[0], -1), self.H_mat_T, alpha=lr_value)
+        if lr_logits:
+            self.A.add_(self.P, alpha=lr_logits)
+            self.S.copy_(torch.softmax(self.A, dim=0))
 
 
 def train_online(
@@ -54,7 +261,8 @@ def train_online(
 
     ``train_blocks`` (default both) exists for ablations: ``("value",)`` freezes the
     attention at its uniform start. ``ood_inputs`` (N, d, D) adds the metric ``ood_excess``
-    (:func:`tltlib.metrics.sample_excess` on them, Figure 2(b)). Raises :class:`DivergenceError` if the batch loss blows up.
+    (:func:`tltlib.metrics.sample_excess` on them, Figure 2(b)). Raises
+    :class:`DivergenceError` if the batch loss blows up (checked every ``CHECK_EVERY`` steps).
     """
     eta = positive_float("eta", eta)
     steps = positive_int("steps", steps)
@@ -75,12 +283,14 @@ def train_online(
     student = PositionOnlyTransformer.for_teacher(teacher, encoding=encoding, seed=seed)
     act = teacher.activation
     M, d, D, N = teacher.M, teacher.d, teacher.D, batch
-    V = teacher.V_star.to(dtype)
-    Ss = teacher.S_star.to(dtype)
-    W = torch.zeros(M, d, dtype=dtype)
-    A = torch.zeros(D, D, dtype=dtype)
-    g_x, g_e = generator(seed, "train_inputs"), generator(seed, "train_noise")
-    learn_value, learn_attention = "value" in train_blocks, "attention" in train_blocks
+    work = _OnlineStep(teacher.V_star.to(dtype), teacher.S_star.to(dtype), N, act, noise)
+    W, A = work.W, work.A  # updated in place
+    inputs = _BatchDraws(generator(seed, "train_inputs"), (N, d, D), dtype, steps)
+    label_noise = None
+    if noise > 0:
+        label_noise = _BatchDraws(generator(seed, "train_noise"), (N, M, D), dtype, steps)
+    lr_value = -eta / N if "value" in train_blocks else 0.0
+    lr_logits = -eta / (D * N) if "attention" in train_blocks else 0.0
     limit = None
     history = History()
 
@@ -96,29 +306,15 @@ def train_online(
             snapshot(t)
         if t == steps:
             break
-        S = torch.softmax(A, dim=0)
-        X = torch.randn(N, d, D, generator=g_x, dtype=dtype)
-        Xf = X.reshape(N * d, D)
-        H = (Xf @ S).reshape(N, d, D)
-        Z = W @ H
-        Y = act(V @ (Xf @ Ss).reshape(N, d, D))
-        if noise > 0:
-            Y = Y + noise * torch.randn(N, M, D, generator=g_e, dtype=dtype)
-        R = act(Z) - Y
-        loss = 0.5 * float((R * R).sum()) / N
-        if limit is None:
-            limit = 1e6 * (loss + 1.0)
-        if not loss < limit:
-            raise DivergenceError(divergence_message(teacher, eta, t, loss))
-        G = R if act.is_identity else R * act.derivative(Z)
-        if learn_attention:
-            B = (W.T @ G).reshape(N * d, D)
-            gS = Xf.T @ B / N
-            gA = S * (gS - (S * gS).sum(dim=0, keepdim=True))
-            A = A - (eta / D) * gA
-        if learn_value:
-            gW = torch.tensordot(G, H, dims=([0, 2], [0, 2])) / N
-            W = W - eta * gW
+        Et = label_noise.draw() if label_noise is not None else None
+        R = work.residual(inputs.draw(), Et)
+        if t % CHECK_EVERY == 0:
+            loss = 0.5 * float(torch.linalg.vector_norm(R) ** 2) / N
+            if limit is None:
+                limit = 1e6 * (loss + 1.0)
+            if not loss < limit:  # also catches nan
+                raise DivergenceError(divergence_message(teacher, eta, t, loss))
+        work.update(lr_value, lr_logits)
     settings = dict(
         trainer="online",
         eta=eta,

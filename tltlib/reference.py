@@ -61,6 +61,7 @@ def online_gd(
     eta, steps = positive_float("eta", eta), positive_int("steps", steps)
     act = activation or teacher.activation
     M, d, D, N = teacher.M, teacher.d, teacher.D, batch
+    P_exact = P
     V, Ss, P = teacher.V_star.to(dtype), teacher.S_star.to(dtype), P.to(dtype)
     W = torch.zeros(M, d, dtype=dtype, requires_grad=True)
     WKQ = torch.zeros(D, D, dtype=dtype, requires_grad=True)
@@ -78,10 +79,7 @@ def online_gd(
             W -= eta * W.grad
             WKQ -= eta * WKQ.grad
     return PositionOnlyTransformer(
-        W.detach().to(torch.float64),
-        WKQ.detach().to(torch.float64),
-        P.to(torch.float64),
-        teacher.activation,
+        W.detach().to(torch.float64), WKQ.detach().to(torch.float64), P_exact, teacher.activation
     )
 
 

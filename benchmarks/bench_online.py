@@ -1,0 +1,103 @@
+"""Online GD step: ``tltlib.online.train_online`` against a plain autograd loop.
+
+The plain loop is the obvious one (as :func:`tltlib.reference.online_gd`): a fresh Gaussian
+batch, the ReLU teacher's labels plus noise, the student's loss, ``loss.backward()``, an SGD
+step on ``W_V`` and ``W_KQ``. The sampling floor (two ``torch.randn`` calls per step, nothing
+else) is timed too: no trainer that draws the same numbers can beat it.
+"""
+
+from __future__ import annotations
+
+import math
+from functools import partial
+
+import torch
+from common import Row, fmt_time, interleaved, speed_row
+
+from tltlib import teachers
+from tltlib.online import train_online
+from tltlib.student import positional_encoding
+
+TITLE = "online GD step"
+SIZES = [(36, 4, 10, 8), (81, 9, 9, 16)]  # (D, K, d, M), the paper's; batch N = 100
+TARGET = 5.0
+
+
+def plain_loop(teacher, eta: float, steps: int, P: torch.Tensor, dtype: torch.dtype, N=100):
+    """The plain autograd loop (ReLU with the book's sigma'(0) = 1, so that it trains)."""
+    act = teacher.activation
+    M, d, D = teacher.M, teacher.d, teacher.D
+    V, Ss, P = teacher.V_star.to(dtype), teacher.S_star.to(dtype), P.to(dtype)
+    W = torch.zeros(M, d, dtype=dtype, requires_grad=True)
+    WKQ = torch.zeros(D, D, dtype=dtype, requires_grad=True)
+    g_x, g_e = torch.Generator().manual_seed(1), torch.Generator().manual_seed(2)
+    for _ in range(steps):
+        X = torch.randn(N, d, D, generator=g_x, dtype=dtype)
+        Y = act(V @ X @ Ss) + torch.randn(N, M, D, generator=g_e, dtype=dtype)
+        S = torch.softmax(P.T @ WKQ @ P / math.sqrt(D), dim=0)
+        loss = 0.5 * ((Y - act(W @ X @ S)) ** 2).sum() / N
+        W.grad = WKQ.grad = None
+        loss.backward()
+        with torch.no_grad():
+            W -= eta * W.grad
+            WKQ -= eta * WKQ.grad
+
+
+def sampling_only(teacher, steps: int, dtype: torch.dtype, N=100) -> None:
+    g = torch.Generator().manual_seed(3)
+    for _ in range(steps):
+        torch.randn(N, teacher.d, teacher.D, generator=g, dtype=dtype)
+        torch.randn(N, teacher.M, teacher.D, generator=g, dtype=dtype)
+
+
+def run(quick: bool, repeats: int) -> list[Row]:
+    torch.set_num_threads(1)
+    steps = 50 if quick else 200
+    rows = []
+    for D, K, d, M in SIZES:
+        t = teachers.cnn_teacher(D=D, K=K, d=d, M=M, activation="relu", seed=0)
+        P = positional_encoding(D, "random", 0)
+        eta = 0.5 / (M * D)  # small enough for every size; the value does not change the cost
+        f32, f64 = torch.float32, torch.float64
+        times = interleaved(
+            {
+                "tltlib32": partial(train_online, t, eta, steps, record=[steps]),
+                "tltlib64": partial(train_online, t, eta, steps, record=[steps], dtype=f64),
+                "plain32": partial(plain_loop, t, eta, steps, P, f32),
+                "plain64": partial(plain_loop, t, eta, steps, P, f64),
+                "randn32": partial(sampling_only, t, steps, f32),
+            },
+            steps,
+            repeats,
+        )
+        size = f"D={D} K={K} d={d} M={M} N=100"
+        rows.append(
+            speed_row(TITLE + ", float32", size, times["tltlib32"], times["plain32"], TARGET)
+        )
+        rows.append(
+            speed_row(
+                TITLE + ", float32 vs float64 plain",
+                size,
+                times["tltlib32"],
+                times["plain64"],
+                TARGET,
+                " [float64, reference.online_gd's default]",
+            )
+        )
+        rows.append(
+            speed_row(TITLE + ", float64", size, times["tltlib64"], times["plain64"], TARGET)
+        )
+        floor = times["randn32"]
+        rows.append(
+            Row(
+                "sampling floor, float32 (two torch.randn per step)",
+                size,
+                f"{fmt_time(floor.cpu)} ({100 * floor.cpu / times['tltlib32'].cpu:.0f}% of the step)",
+                fmt_time(times["plain32"].cpu),
+                times["plain32"].cpu / floor.cpu,
+                times["plain32"].wall / floor.wall,
+                "the best possible ratio",
+                None,
+            )
+        )
+    return rows
