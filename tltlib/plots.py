@@ -26,8 +26,22 @@ LABELS = {
     "S_on": r"$S$ on the support, $p(t)$",
     "S_off": r"$S$ off the support, $p(t)e_t$",
     "S_spread": r"relative spread of $S$ (Lemma D.2)",
+    "limit_gap": r"$\|S-S_{\rm best}\|_F$",
+    "task_excess": "excess loss on the task",
+    "attention_min": r"attention on $i^*$, $\min_i S_{i^*i}$",
+    "logistic_loss": "held-out logistic loss",
+    "error": "held-out error rate",
+    "value_norm": r"$\|W_V\|_F$",
 }
-LOG_METRICS = {"excess_loss", "S_error", "WV_error", "ood_excess"}
+LOG_METRICS = {
+    "excess_loss",
+    "S_error",
+    "WV_error",
+    "ood_excess",
+    "limit_gap",
+    "task_excess",
+    "logistic_loss",
+}
 
 
 def use_book_style() -> None:
