@@ -31,6 +31,15 @@ def test_resolve_chapter_by_number_slug_and_path():
         runner.resolve_chapter("99")
 
 
+def test_resolve_chapter_with_a_letter_and_an_ambiguous_number():
+    ch09a = runner.resolve_chapter("09a")
+    assert ch09a.stem.startswith("09a-") and runner.resolve_chapter("9A") == ch09a
+    with pytest.raises(ParameterError, match=r"ambiguous.*09a-.*09b-"):
+        runner.resolve_chapter("09")
+    with pytest.raises(ParameterError, match="unknown chapter"):
+        runner.resolve_chapter("01b")
+
+
 def test_every_chapter_has_a_literal_parameters_cell_with_a_seed():
     for path in sorted((ROOT / "chapters").glob("*.md")):
         params = runner.chapter_parameters(path)

@@ -47,21 +47,38 @@ class ChapterResult:
         return self.error is None and bool(self.records) and all(r["passed"] for r in self.records)
 
 
+def _number_key(number: str) -> tuple[int, str] | None:
+    """``"09a"`` -> ``(9, "a")``; ``None`` if ``number`` does not start with digits."""
+    m = re.fullmatch(r"(\d+)([a-z]*)", number.lower())
+    return (int(m.group(1)), m.group(2)) if m else None
+
+
 def resolve_chapter(name: str | os.PathLike) -> Path:
-    """A chapter path from a path, a file name, a slug or its number (``"01"``, ``"1"``)."""
+    """A chapter path from a path, a file name, a slug or its number (``"01"``, ``"1"``,
+    ``"09a"``). A number shared by several chapters (``"09"`` for ``09a`` and ``09b``) is an
+    error that lists them."""
     p = Path(name)
     if p.suffix == ".md" and p.is_file():
         return p.resolve()
     candidates = sorted(CHAPTERS.glob("*.md"))
     key = str(name)
     for c in candidates:
-        number = c.stem.split("-", 1)[0]
-        if key in (c.name, c.stem) or (
-            key.isdigit() and number.isdigit() and int(key) == int(number)
-        ):
+        if key in (c.name, c.stem):
             return c.resolve()
+    wanted = _number_key(key)
+    if wanted is not None:
+        numbers = {c: _number_key(c.stem.split("-", 1)[0]) for c in candidates}
+        exact = [c for c, n in numbers.items() if n == wanted]
+        if len(exact) == 1:
+            return exact[0].resolve()
+        shared = [c for c, n in numbers.items() if n is not None and n[0] == wanted[0]]
+        if not wanted[1] and len(shared) == 1:
+            return shared[0].resolve()
+        if not wanted[1] and len(shared) > 1:
+            which = ", ".join(c.stem for c in shared)
+            raise ParameterError(f"chapter {key!r} is ambiguous; say which: {which}")
     known = ", ".join(c.stem for c in candidates)
-    raise ParameterError(f"unknown chapter {str(name)!r}; known chapters: {known}")
+    raise ParameterError(f"unknown chapter {key!r}; known chapters: {known}")
 
 
 def read_notebook(path: Path):
