@@ -57,6 +57,8 @@ def interleaved(
 
 def fmt_time(seconds: float) -> str:
     """``0.000412`` -> ``"412 us"``."""
+    if seconds < 1e-6:
+        return f"{seconds * 1e9:.1f} ns"
     if seconds < 1e-3:
         return f"{seconds * 1e6:.0f} us"
     if seconds < 1:
