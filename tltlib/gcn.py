@@ -106,14 +106,9 @@ class OutsideTarget(Teacher):
     largest number of non-zeros in a column.
     """
 
-    def __post_init__(self) -> None:
-        V, S = self.V_star, self.S_star
-        if V.ndim != 2:
-            raise ValueError(f"V_star must be a matrix of shape (M, d), got shape {tuple(V.shape)}")
-        if S.ndim != 2 or S.shape[0] != S.shape[1]:
-            raise ValueError(f"S_star must be a square (D, D) matrix, got shape {tuple(S.shape)}")
-        object.__setattr__(self, "K", int((S != 0).sum(dim=0).max()))
-        object.__setattr__(self, "activation", get_activation(self.activation))
+    @staticmethod
+    def _support_size(S: torch.Tensor) -> int:
+        return int((S != 0).sum(dim=0).max())
 
     def with_activation(self, activation: str | Activation, leaky_slope: float = 0.1) -> Teacher:
         act = get_activation(activation, leaky_slope)

@@ -323,6 +323,34 @@ def slope_table(
     return "\n".join(rows)
 
 
+def _worst_family_checks(
+    log: CheckLog,
+    fits: dict[str, dict[str, float]],
+    expected: dict[str, float],
+    tolerance: float,
+    name: str,
+    claim: str,
+) -> list[Check]:
+    """One check per label rule: the family whose fitted slope (``fits[label][family]``) is
+    farthest from ``expected[label]``. ``name`` and ``claim`` are formatted with ``lab`` and
+    ``slope``."""
+    out = []
+    for lab, slope in expected.items():
+        worst = max(fits[lab], key=lambda k: abs(fits[lab][k] - slope))
+        out.append(
+            log.close_to(
+                name.format(lab=lab, slope=slope),
+                claim.format(lab=lab, slope=slope),
+                fits[lab][worst],
+                slope,
+                tolerance,
+                family=worst,
+                slopes=fits[lab],
+            )
+        )
+    return out
+
+
 def slope_checks(
     log: CheckLog,
     steps: np.ndarray,
@@ -332,22 +360,18 @@ def slope_checks(
 ) -> list[Check]:
     """For each label rule in ``expected``: the largest deviation over the families of the late
     slope of ``|E_OOD|`` from the expected slope."""
-    out = []
-    for lab, slope in expected.items():
-        fits = {k: late_slope(steps, c).slope for (k, la), c in curves.items() if la == lab}
-        worst = max(fits, key=lambda k: abs(fits[k] - slope))
-        out.append(
-            log.close_to(
-                f"ood_slope_{lab}",
-                f"Theorem 3.2, {lab} labels: E_OOD ∝ T^{slope:g} (family farthest from it)",
-                fits[worst],
-                slope,
-                tolerance,
-                family=worst,
-                slopes=fits,
-            )
-        )
-    return out
+    fits = {
+        lab: {k: late_slope(steps, c).slope for (k, la), c in curves.items() if la == lab}
+        for lab in expected
+    }
+    return _worst_family_checks(
+        log,
+        fits,
+        expected,
+        tolerance,
+        "ood_slope_{lab}",
+        "Theorem 3.2, {lab} labels: E_OOD ∝ T^{slope:g} (family farthest from it)",
+    )
 
 
 def t_eps_checks(
@@ -358,22 +382,18 @@ def t_eps_checks(
 ) -> list[Check]:
     """For each label rule: the slope of ``log T_eps`` against ``log eps`` (family farthest from
     ``expected``); Theorem 3.2 bounds it by ``T_eps = O(eps^-2)``."""
-    out = []
-    for lab, slope in expected.items():
-        fits = {k: loglog_slope(*v).slope for (k, la), v in t_eps_data.items() if la == lab}
-        worst = max(fits, key=lambda k: abs(fits[k] - slope))
-        out.append(
-            log.close_to(
-                f"t_eps_slope_{lab}",
-                f"T_ε ∝ ε^{slope:g} for {lab} labels (Theorem 3.2: O(ε^-2))",
-                fits[worst],
-                slope,
-                tolerance,
-                family=worst,
-                slopes=fits,
-            )
-        )
-    return out
+    fits = {
+        lab: {k: loglog_slope(*v).slope for (k, la), v in t_eps_data.items() if la == lab}
+        for lab in expected
+    }
+    return _worst_family_checks(
+        log,
+        fits,
+        expected,
+        tolerance,
+        "t_eps_slope_{lab}",
+        "T_ε ∝ ε^{slope:g} for {lab} labels (Theorem 3.2: O(ε^-2))",
+    )
 
 
 def other_teacher_sign(

@@ -42,8 +42,13 @@ class Teacher:
             raise ValueError(f"S_star must be a square (D, D) matrix, got shape {tuple(S.shape)}")
         if not torch.isfinite(V).all():
             raise ValueError("V_star must be finite")
-        object.__setattr__(self, "K", _column_support_size(S))
+        object.__setattr__(self, "K", self._support_size(S))
         object.__setattr__(self, "activation", get_activation(self.activation))
+
+    @staticmethod
+    def _support_size(S: torch.Tensor) -> int:
+        """``K``: the common support size of the columns of ``S*`` (raises if not of the class)."""
+        return _column_support_size(S)
 
     @property
     def M(self) -> int:
