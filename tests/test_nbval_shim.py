@@ -4,22 +4,13 @@ import shutil
 from pathlib import Path
 
 import pytest
+from myst_text import myst_chapter
 
 ROOT = Path(__file__).resolve().parent.parent
 pytest_plugins = ["pytester"]
 
-NOTEBOOK = """---
-jupytext:
-  text_representation:
-    extension: .md
-    format_name: myst
-kernelspec:
-  display_name: Python 3
-  language: python
-  name: python3
----
-
-# A test chapter
+NOTEBOOK = myst_chapter(
+    """# A test chapter
 
 ```{{code-cell}} ipython3
 x = 2
@@ -29,6 +20,7 @@ x = 2
 assert x == {value}
 ```
 """
+)
 
 
 @pytest.fixture

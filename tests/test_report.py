@@ -9,6 +9,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+from myst_text import myst_chapter
 
 from tltlib import book, report
 from tltlib.__main__ import main
@@ -16,22 +17,13 @@ from tltlib.checks import ENV_VAR, RECORDS_DIR_VAR, CheckLog, default_records_di
 
 ROOT = Path(__file__).resolve().parent.parent
 
-CHAPTER = """---
-jupytext:
-  text_representation:
-    extension: .md
-    format_name: myst
-kernelspec:
-  display_name: Python 3
-  language: python
-  name: python3
----
-
-(ch-{stem})=
+CHAPTER = myst_chapter(
+    """(ch-{stem})=
 # {title}
 
 Text.
 """
+)
 
 
 def make_book(tmp_path: Path, chapters: dict[str, str]) -> Path:

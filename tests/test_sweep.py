@@ -11,24 +11,15 @@ import sys
 from pathlib import Path
 
 import pytest
+from myst_text import myst_chapter
 
 from tltlib import sweep
 from tltlib.runner import ParameterError
 
 ROOT = Path(__file__).resolve().parent.parent
 
-TINY = """---
-jupytext:
-  text_representation:
-    extension: .md
-    format_name: myst
-kernelspec:
-  display_name: Python 3
-  language: python
-  name: python3
----
-
-# A tiny chapter for the sweep tests
+TINY = myst_chapter(
+    """# A tiny chapter for the sweep tests
 
 ```{code-cell} ipython3
 :tags: [parameters]
@@ -63,6 +54,7 @@ log.save()
 log.assert_all()
 ```
 """
+)
 
 
 @pytest.fixture
