@@ -59,10 +59,11 @@ def value_alignment(
     teacher: Teacher,
     minimum: float,
     name: str = "cosine_final",
+    claim: str = "Figure 2(c): W_V aligns with V*",
 ) -> Check:
     """Figure 2(c): ``cos(W_V, V*)`` at the end of training is at least ``minimum``."""
     c = cosine(student.W_V, teacher.V_star.to(student.W_V.dtype))
-    return log.at_least(name, "Figure 2(c): W_V aligns with V*", c, minimum)
+    return log.at_least(name, claim, c, minimum)
 
 
 def support_recovery(
