@@ -1,8 +1,8 @@
 """The fast paths of the trainers compute what the plain ones compute.
 
 ``tests/test_trainers.py`` checks the trainers against :mod:`tltlib.reference` at one size;
-these tests cover the branches of the fast paths: both orders of the matrix products, batch
-sizes whose draws cannot be chunked, the activations' derivative at zero, frozen blocks.
+these tests cover the branches of the fast paths: both orders of the matrix products, the
+draws into reused buffers, the activations' derivative at zero, frozen blocks.
 """
 
 import pytest
@@ -20,8 +20,8 @@ def _step(t, batch):
     return online._OnlineStep(t.V_star, t.S_star, batch, t.activation, 1.0).features_first
 
 
-# (D, K, d, M, batch): features first with chunked draws; positions first with a batch whose
-# draws are not a multiple of 16 numbers (drawn one step at a time)
+# (D, K, d, M, batch): features first; positions first (with a batch whose draws are not a
+# multiple of 16 numbers, the block size of PyTorch's sampler)
 SHAPES = [(6, 2, 3, 2, 8), (6, 2, 2, 4, 7)]
 
 
@@ -52,14 +52,16 @@ def test_shapes_cover_both_orders():
 
 @pytest.mark.parametrize("shape", [(7, 3, 5), (8, 3, 6), (100, 10, 36)])
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
-def test_chunked_draws_are_the_step_by_step_draws(shape, dtype, monkeypatch):
-    monkeypatch.setattr(online, "DRAW_BYTES", 64 * 1024)
-    steps = 11
-    chunked = online._BatchDraws(torch.Generator().manual_seed(4), shape, dtype, steps)
+def test_draws_are_randn_with_the_first_axes_swapped(shape, dtype):
+    draws = online._Draws(torch.Generator().manual_seed(4), shape, dtype)
     g = torch.Generator().manual_seed(4)
-    for _ in range(steps):
-        expected = torch.randn(shape, generator=g, dtype=dtype).transpose(0, 1)
-        assert torch.equal(chunked.draw(), expected)
+    buffers = set()
+    for _ in range(5):
+        drawn = draws.draw()
+        buffers.add(drawn.data_ptr())
+        assert drawn.is_contiguous()
+        assert torch.equal(drawn, torch.randn(shape, generator=g, dtype=dtype).transpose(0, 1))
+    assert len(buffers) == 1  # one buffer, reused
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])

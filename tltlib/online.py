@@ -21,12 +21,11 @@ step for step in float64, with the same random numbers):
   teacher share each product;
 * ``sigma`` and ``sigma'`` avoid boolean masks, which are slow on CPU (ReLU's own backward
   kernel applies ``sigma'``);
-* the random batches are drawn several steps at a time when that gives the very same
-  numbers as drawing them step by step (:class:`_BatchDraws`);
+* each step draws into the same two buffers (:class:`_Draws`);
 * the loss, needed only to detect divergence, is summed every ``CHECK_EVERY`` steps.
 
-Sampling sets a floor: a float32 Gaussian costs 3.5-5 ns, about a third of a step at the
-paper's size (D = 36, N = 100); the products are most of the rest.
+Sampling sets a floor: a float32 Gaussian costs 3.5-5 ns, 40-45% of a step at the paper's
+size (D = 36, N = 100); the products are most of the rest (``benchmarks/README.md``).
 """
 
 from __future__ import annotations
@@ -49,53 +48,25 @@ BLOCKS = ("value", "attention")
 
 #: steps between two divergence checks (the loss is only summed then)
 CHECK_EVERY = 16
-#: at most this many bytes of random numbers are drawn at once
-DRAW_BYTES = 1 << 20
 
 _SMALLEST_SUBNORMAL = {torch.float32: 2.0**-149, torch.float64: 2.0**-1074}
-_exact_chunking: dict[tuple[int, torch.dtype], bool] = {}
 
 
-def _chunking_is_exact(numel: int, dtype: torch.dtype) -> bool:
-    """Whether one ``randn`` of ``k * numel`` numbers equals ``k`` draws of ``numel``.
+class _Draws:
+    """Standard normal tensors of ``shape`` from ``g``, one per step, with the first two axes
+    swapped (contiguous): the numbers of ``torch.randn(shape, generator=g)``, in the layout
+    the products want. Both buffers are allocated once."""
 
-    PyTorch's CPU sampler fills blocks of 16 numbers, so this holds when ``numel`` is a
-    multiple of 16; it is tested here once per size, on a scratch generator, rather than
-    assumed.
-    """
-    key = (numel, dtype)
-    if key not in _exact_chunking:
-        g1, g2 = torch.Generator().manual_seed(1), torch.Generator().manual_seed(1)
-        apart = torch.cat([torch.randn(numel, generator=g1, dtype=dtype) for _ in range(3)])
-        _exact_chunking[key] = torch.equal(apart, torch.randn(3 * numel, generator=g2, dtype=dtype))
-    return _exact_chunking[key]
-
-
-class _BatchDraws:
-    """Standard normal tensors of ``shape`` from ``g``, one per step, drawn in chunks.
-
-    Each step's draw is handed out with its first two axes swapped (as a contiguous
-    tensor): the swap is done once per chunk rather than once per step.
-    """
-
-    def __init__(self, g: torch.Generator, shape: tuple[int, ...], dtype: torch.dtype, steps: int):
-        self.g, self.shape, self.dtype, self.left = g, shape, dtype, steps
-        numel = int(np.prod(shape))
-        per_chunk = max(1, DRAW_BYTES // (numel * torch.finfo(dtype).bits // 8))
-        self.chunk = per_chunk if _chunking_is_exact(numel, dtype) else 1
-        self.buffer: list[torch.Tensor] = []
-        self.next = 0
+    def __init__(self, g: torch.Generator, shape: tuple[int, ...], dtype: torch.dtype):
+        self.g = g
+        self.drawn = torch.empty(shape, dtype=dtype)
+        self.swapped = torch.empty((shape[1], shape[0], *shape[2:]), dtype=dtype)
+        self.view = self.drawn.transpose(0, 1)
 
     def draw(self) -> torch.Tensor:
         """The next step's draw, of shape ``(shape[1], shape[0], *shape[2:])``."""
-        if self.next == len(self.buffer):
-            k = min(self.chunk, self.left)
-            drawn = torch.randn((k, *self.shape), generator=self.g, dtype=self.dtype)
-            self.buffer = list(drawn.transpose(1, 2).contiguous().unbind(0))
-            self.left -= k
-            self.next = 0
-        self.next += 1
-        return self.buffer[self.next - 1]
+        torch.randn(self.drawn.shape, generator=self.g, out=self.drawn)
+        return self.swapped.copy_(self.view)
 
 
 def _activate(z: torch.Tensor, act: Activation, out: torch.Tensor) -> torch.Tensor:
@@ -285,10 +256,10 @@ def train_online(
     M, d, D, N = teacher.M, teacher.d, teacher.D, batch
     work = _OnlineStep(teacher.V_star.to(dtype), teacher.S_star.to(dtype), N, act, noise)
     W, A = work.W, work.A  # updated in place
-    inputs = _BatchDraws(generator(seed, "train_inputs"), (N, d, D), dtype, steps)
+    inputs = _Draws(generator(seed, "train_inputs"), (N, d, D), dtype)
     label_noise = None
     if noise > 0:
-        label_noise = _BatchDraws(generator(seed, "train_noise"), (N, M, D), dtype, steps)
+        label_noise = _Draws(generator(seed, "train_noise"), (N, M, D), dtype)
     lr_value = -eta / N if "value" in train_blocks else 0.0
     lr_logits = -eta / (D * N) if "attention" in train_blocks else 0.0
     limit = None
