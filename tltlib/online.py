@@ -126,6 +126,8 @@ class _OnlineStep:
         if features_first is None:  # the order with fewer flops
             features_first = flops_features <= flops_positions
         self.features_first = features_first
+        #: flops of the matrix products of one step, in the chosen order
+        self.flops = flops_features if features_first else flops_positions
         dt = V.dtype
         self.WV = torch.zeros(2 * M, d, dtype=dt)  # [W_V; V*]: one product for both
         self.WV[M:] = V
