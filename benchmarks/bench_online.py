@@ -1,6 +1,6 @@
-"""Online GD step: ``tltlib.online.train_online`` against a plain autograd loop.
+"""Online GD step: ``tltlib.train.online.train_online`` against a plain autograd loop.
 
-The plain loop is the obvious one (as :func:`tltlib.reference.online_gd`): a fresh Gaussian
+The plain loop is the obvious one (as :func:`tltlib.train.reference.online_gd`): a fresh Gaussian
 batch, the ReLU teacher's labels plus noise, the student's loss, ``loss.backward()``, an SGD
 step on ``W_V`` and ``W_KQ``. Two floors are timed beside them: sampling alone (two
 ``torch.randn`` calls per step, nothing else), and tltlib's arithmetic alone (its step on one
@@ -16,9 +16,10 @@ from functools import partial
 import torch
 from common import Row, fmt_time, interleaved, speed_row
 
-from tltlib import online, teachers
-from tltlib.online import train_online
-from tltlib.student import positional_encoding
+from tltlib.model import teachers
+from tltlib.model.student import positional_encoding
+from tltlib.train import online
+from tltlib.train.online import train_online
 
 TITLE = "online GD step"
 SIZES = [(36, 4, 10, 8), (81, 9, 9, 16)]  # (D, K, d, M), the paper's; batch N = 100

@@ -1,4 +1,4 @@
-"""Exact population GD step: ``tltlib.population.train_population`` against the same closed
+"""Exact population GD step: ``tltlib.train.population.train_population`` against the same closed
 form written plainly in NumPy (new arrays at every step, as one would write it first)."""
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ import numpy as np
 import torch
 from common import Row, interleaved, speed_row
 
-from tltlib import teachers
-from tltlib.population import train_population
+from tltlib.model import teachers
+from tltlib.train.population import train_population
 
 TITLE = "exact population GD step"
 SIZES = [(36, 4, 10, 8), (81, 9, 9, 16)]

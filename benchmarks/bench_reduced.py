@@ -1,4 +1,4 @@
-"""The reduced scalar dynamics of Theorem 3.1 (``tltlib.reduced``): ``10^7`` steps of one setting
+"""The reduced scalar dynamics of Theorem 3.1 (``tltlib.train.reduced``): ``10^7`` steps of one setting
 against the 10 s budget of the speed issue; batches of 20 and 100 settings against one setting
 (one setting is bound by the latency of its chain of dependent operations, a batch by
 throughput: see ``benchmarks/README.md``); and the compiled loop against the same map stepped from Python with NumPy (the plain version)."""
@@ -10,7 +10,7 @@ from functools import partial
 import numpy as np
 from common import Row, fmt_time, interleaved, speed_row
 
-from tltlib import reduced
+from tltlib.train import reduced
 
 TITLE = "reduced dynamics (Theorem 3.1)"
 D, K, ETA, V = 20, 4, 0.1, 8.0

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from tltlib import teachers
+from tltlib.model import teachers
 
 torch.set_num_threads(1)
 

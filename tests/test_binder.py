@@ -22,7 +22,7 @@ import pytest
 import yaml
 from packaging.requirements import Requirement
 
-from tltlib import report
+from tltlib.book import report
 
 ROOT = Path(__file__).resolve().parent.parent
 BINDER = ROOT / "binder"
@@ -169,7 +169,7 @@ def test_postbuild_runs_in_a_fresh_virtual_environment(tmp_path):
     assert out.returncode == 0, out.stdout + out.stderr
 
     where = subprocess.run(
-        [str(python), "-c", "import tltlib, tltlib.report; print(tltlib.__file__)"],
+        [str(python), "-c", "import tltlib, tltlib.book.report; print(tltlib.__file__)"],
         cwd=home,
         env=env,
         capture_output=True,

@@ -12,7 +12,7 @@ import jupytext
 import pytest
 import yaml
 
-from tltlib import report
+from tltlib.book import report
 
 ROOT = Path(__file__).resolve().parent.parent
 CHAPTERS = report.toc_chapters(ROOT)

@@ -16,7 +16,7 @@ import jupytext
 import pytest
 from test_binder import binder_url
 
-from tltlib import report
+from tltlib.book import report
 
 pytestmark = pytest.mark.book
 

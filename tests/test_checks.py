@@ -3,7 +3,7 @@ import math
 
 import pytest
 
-from tltlib.checks import ENV_VAR, RECORDS_DIR_VAR, CheckLog, load
+from tltlib.core.checks import ENV_VAR, RECORDS_DIR_VAR, CheckLog, load
 
 
 def test_comparisons():

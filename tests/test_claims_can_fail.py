@@ -4,14 +4,17 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from tltlib import claims, cnn, reference, teachers
-from tltlib.checks import CheckLog
-from tltlib.data import sample_inputs
-from tltlib.losses import excess_loss
-from tltlib.online import train_online
-from tltlib.population import train_population
-from tltlib.student import PositionOnlyTransformer, positional_encoding
-from tltlib.teachers import Teacher
+from tltlib.claims import training as claims
+from tltlib.core.checks import CheckLog
+from tltlib.examples import cnn
+from tltlib.model import teachers
+from tltlib.model.data import sample_inputs
+from tltlib.model.losses import excess_loss
+from tltlib.model.student import PositionOnlyTransformer, positional_encoding
+from tltlib.model.teachers import Teacher
+from tltlib.train import reference
+from tltlib.train.online import train_online
+from tltlib.train.population import train_population
 
 STEPS = 20000
 

@@ -2,8 +2,9 @@ import numpy as np
 import pytest
 import torch
 
-from tltlib import cnn, teachers
-from tltlib.teachers import Teacher
+from tltlib.examples import cnn
+from tltlib.model import teachers
+from tltlib.model.teachers import Teacher
 
 
 @pytest.mark.parametrize("trial", range(6))

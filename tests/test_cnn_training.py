@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from tltlib import cnn, cnn_training, digits
+from tltlib.examples import cnn, cnn_training, digits
 
 
 @pytest.fixture(scope="module")

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from tltlib import digits
-from tltlib.seeding import numpy_rng
+from tltlib.core.seeding import numpy_rng
+from tltlib.examples import digits
 
 
 def fake_mnist(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:

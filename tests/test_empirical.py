@@ -6,10 +6,12 @@ import warnings
 import pytest
 import torch
 
-from tltlib import cnn, empirical, theory
-from tltlib.seeding import generator
-from tltlib.student import positional_encoding
-from tltlib.theory import DivergenceError, StepSizeWarning
+from tltlib.core.errors import DivergenceError, StepSizeWarning
+from tltlib.core.seeding import generator
+from tltlib.examples import cnn
+from tltlib.model import theory
+from tltlib.model.student import positional_encoding
+from tltlib.train import on_data as empirical
 
 
 def small_problem(activation: str, seed: int = 0):

@@ -1,6 +1,6 @@
 """The fast paths of the trainers compute what the plain ones compute.
 
-``tests/test_trainers.py`` checks the trainers against :mod:`tltlib.reference` at one size;
+``tests/test_trainers.py`` checks the trainers against :mod:`tltlib.train.reference` at one size;
 these tests cover the branches of the fast paths: both orders of the matrix products, the
 draws into reused buffers, the activations' derivative at zero, frozen blocks.
 """
@@ -8,12 +8,13 @@ draws into reused buffers, the activations' derivative at zero, frozen blocks.
 import pytest
 import torch
 
-from tltlib import online, reference, teachers
-from tltlib.activations import get_activation
-from tltlib.online import train_online
-from tltlib.population import train_population
-from tltlib.student import positional_encoding
-from tltlib.theory import DivergenceError, StepSizeWarning
+from tltlib.core.errors import DivergenceError, StepSizeWarning
+from tltlib.model import teachers
+from tltlib.model.activations import get_activation
+from tltlib.model.student import positional_encoding
+from tltlib.train import online, reference
+from tltlib.train.online import train_online
+from tltlib.train.population import train_population
 
 
 def _step(t, batch):

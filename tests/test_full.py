@@ -5,9 +5,12 @@ from dataclasses import dataclass
 import pytest
 import torch
 
-from tltlib import full, reference, teachers
-from tltlib.checks import CheckLog
-from tltlib.student import positional_encoding
+from tltlib.core.checks import CheckLog
+from tltlib.model import teachers
+from tltlib.model.student import positional_encoding
+from tltlib.claims.full import position_only_check
+from tltlib.model.full import FullTransformer
+from tltlib.train import full, reference
 
 
 @pytest.fixture(scope="module")
@@ -22,7 +25,7 @@ def converged(teacher):
 
 
 def test_full_model_with_only_the_kept_blocks_is_the_position_only_student(teacher):
-    model = full.FullTransformer.random(teacher, 0.5, seed=3, encoding="dct")
+    model = FullTransformer.random(teacher, 0.5, seed=3, encoding="dct")
     model.W_V[:, teacher.d :] = 0
     model.W_KQ[: teacher.d, :] = 0
     model.W_KQ[:, : teacher.d] = 0
@@ -34,12 +37,12 @@ def test_full_model_with_only_the_kept_blocks_is_the_position_only_student(teach
 
 
 def test_position_only_check_passes_after_training(converged):
-    assert all(c.passed for c in full.position_only_check(CheckLog("t"), converged, 0.1))
+    assert all(c.passed for c in position_only_check(CheckLog("t"), converged, 0.1))
 
 
 def test_position_only_check_fails_early(teacher):
     early = full.train_full(teacher, 0.3, 10, batch=30, init_scale=0.01)
-    assert not full.position_only_check(CheckLog("t"), early, 0.1)[0].passed
+    assert not position_only_check(CheckLog("t"), early, 0.1)[0].passed
 
 
 @dataclass(frozen=True)
@@ -57,12 +60,12 @@ class OffsetTeacher:
 
 def test_position_only_check_fails_on_a_teacher_with_an_offset(teacher):
     run = full.train_full(OffsetTeacher(teacher.with_activation("identity")), 0.3, 2000, batch=30)
-    value, _ = full.position_only_check(CheckLog("t"), run, 0.1)
+    value, _ = position_only_check(CheckLog("t"), run, 0.1)
     assert not value.passed
 
 
 def test_full_rejects_bad_input(teacher):
     with pytest.raises(ValueError, match="init_scale must be"):
-        full.FullTransformer.random(teacher, 0.0)
+        FullTransformer.random(teacher, 0.0)
     with pytest.raises(ValueError, match="eta must be"):
         full.train_full(teacher, -1.0, 10)

@@ -4,9 +4,10 @@ import pytest
 import torch
 from scipy.optimize import minimize
 
-from tltlib import gcn, teachers
-from tltlib.losses import excess_loss_from
-from tltlib.student import PositionOnlyTransformer
+from tltlib.examples import gcn
+from tltlib.model import teachers
+from tltlib.model.losses import excess_loss_from
+from tltlib.model.student import PositionOnlyTransformer
 
 
 def random_regular_shape(rng):

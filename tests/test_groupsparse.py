@@ -5,9 +5,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from tltlib import groupsparse
-from tltlib.seeding import generator
-from tltlib.student import positional_encoding
+from tltlib.core.seeding import generator
+from tltlib.examples import groupsparse
+from tltlib.model.student import positional_encoding
 
 
 @pytest.mark.parametrize("trial", range(10))

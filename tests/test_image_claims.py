@@ -6,11 +6,11 @@ import matplotlib
 import pytest
 import torch
 
-from tltlib import image_claims, image_plots
-from tltlib.metrics import History
-from tltlib.population import Run
-from tltlib.student import PositionOnlyTransformer
-from tltlib.teachers import Teacher, pooling_groups_2d, pooling_scores
+from tltlib.claims import images as image_claims
+from tltlib.core.history import History, Run
+from tltlib.figures import images as image_plots
+from tltlib.model.student import PositionOnlyTransformer
+from tltlib.model.teachers import Teacher, pooling_groups_2d, pooling_scores
 
 matplotlib.use("Agg")
 S_STAR = pooling_scores(pooling_groups_2d((9, 9), (3, 3)))

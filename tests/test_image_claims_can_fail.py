@@ -4,9 +4,12 @@ teacher (a smaller version of the chapter's run: 600 digits, 3,000 steps, ReLU).
 import pytest
 import torch
 
-from tltlib import cnn, cnn_training, digits, empirical, image_claims, teachers
-from tltlib.checks import CheckLog
-from tltlib.teachers import Teacher
+from tltlib.claims import images as image_claims
+from tltlib.core.checks import CheckLog
+from tltlib.examples import cnn, cnn_training, digits
+from tltlib.model import teachers
+from tltlib.model.teachers import Teacher
+from tltlib.train import on_data as empirical
 
 ETA, STEPS, BATCH = 0.015, 3000, 20
 

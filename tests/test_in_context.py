@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 import torch
 
-from tltlib import in_context as ic
-from tltlib import recall_task as rt
-from tltlib.recall_task import RecallTask
-from tltlib.theory import DivergenceError
+from tltlib.core.errors import DivergenceError
+from tltlib.recall import model as ic
+from tltlib.recall import task as rt
+from tltlib.recall.task import RecallTask
 
 SMALL = dict(N=20, H=16, Q=3, Y=2)
 

@@ -2,11 +2,10 @@
 
 import pytest
 
-from tltlib import in_context as ic
-from tltlib import in_context_claims as claims
-from tltlib import in_context_plots as figures
-from tltlib.checks import CheckLog
-from tltlib.recall_task import RecallTask, kl_bernoulli, softmax_loss_floor
+from tltlib.core.checks import CheckLog
+from tltlib.recall import claims, figures
+from tltlib.recall import model as ic
+from tltlib.recall.task import RecallTask, kl_bernoulli, softmax_loss_floor
 
 TASK = RecallTask(N=20, H=16, Q=2, Y=2)
 ETA, STEPS = 0.2, 150

@@ -7,17 +7,17 @@ import numpy as np
 import pytest
 import torch
 
-from tltlib import kernel_checks as kc
-from tltlib import kernel_experiments as kx
-from tltlib.checks import CheckLog
-from tltlib.kernel_regime import (
+from tltlib.core.checks import CheckLog
+from tltlib.kernel import claims as kc
+from tltlib.kernel import experiments as kx
+from tltlib.kernel.model import (
     ShallowTransformer,
     linearisation_error,
     step_size,
     train_projected_gd,
     unit_ball_tokens,
 )
-from tltlib.transport import (
+from tltlib.kernel.transport import (
     TransportTeacher,
     approximation_errors,
     feature_estimate,

@@ -7,9 +7,10 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from tltlib import kernel_experiments as kx
-from tltlib import recurrent
-from tltlib.kernel_regime import (
+from tltlib.core.errors import DivergenceError
+from tltlib.kernel import experiments as kx
+from tltlib.kernel import recurrent
+from tltlib.kernel.model import (
     ShallowTransformer,
     adversarial_displacement,
     linearisation_error,
@@ -17,8 +18,7 @@ from tltlib.kernel_regime import (
     train_projected_gd,
     unit_ball_tokens,
 )
-from tltlib.theory import DivergenceError
-from tltlib.transport import TransportTeacher, head_features, transport
+from tltlib.kernel.transport import TransportTeacher, head_features, transport
 
 
 @pytest.fixture(scope="module")

@@ -1,15 +1,15 @@
 import pytest
 import torch
 
-from tltlib import teachers
-from tltlib.data import sample_inputs
-from tltlib.losses import (
+from tltlib.model import teachers
+from tltlib.model.data import sample_inputs
+from tltlib.model.losses import (
     bilinear_excess_loss,
     excess_loss,
     excess_loss_from,
     monte_carlo_excess_loss,
 )
-from tltlib.student import PositionOnlyTransformer
+from tltlib.model.student import PositionOnlyTransformer
 
 
 def test_closed_form_matches_monte_carlo(activation):

@@ -3,10 +3,13 @@
 import numpy as np
 import pytest
 
-from tltlib import figure2, ood, reduced, teachers
-from tltlib.checks import CheckLog
-from tltlib.data import INPUT_KINDS, sample_inputs
-from tltlib.online import train_online
+from tltlib.claims import ood
+from tltlib.claims import sets as figure2
+from tltlib.core.checks import CheckLog
+from tltlib.model import teachers
+from tltlib.model.data import INPUT_KINDS, sample_inputs
+from tltlib.train import reduced
+from tltlib.train.online import train_online
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +50,7 @@ def test_closed_form_matches_sampling_and_fails_with_wrong_moments(teacher, long
 
 
 def test_student_at_reproduces_the_recorded_state(teacher, long_run):
-    from tltlib.metrics import measure
+    from tltlib.model.metrics import measure
 
     r = int(np.searchsorted(long_run.steps, 1000))
     m = measure(ood.student_at(long_run, teacher, r), teacher)

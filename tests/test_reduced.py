@@ -5,10 +5,13 @@ import dataclasses
 import numpy as np
 import pytest
 
-from tltlib import claims, reduced, scaling, teachers
-from tltlib.checks import CheckLog
-from tltlib.population import train_population
-from tltlib.theory import DivergenceError, StepSizeWarning
+from tltlib.claims import scaling
+from tltlib.claims import training as claims
+from tltlib.core.checks import CheckLog
+from tltlib.core.errors import DivergenceError, StepSizeWarning
+from tltlib.model import teachers
+from tltlib.train import reduced
+from tltlib.train.population import train_population
 
 
 @pytest.fixture(scope="module")

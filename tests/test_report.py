@@ -11,9 +11,10 @@ from types import SimpleNamespace
 import pytest
 from myst_text import myst_chapter
 
-from tltlib import book, report
 from tltlib.__main__ import main
-from tltlib.checks import ENV_VAR, RECORDS_DIR_VAR, CheckLog, default_records_dir
+from tltlib.book import report
+from tltlib.book import sphinx as book
+from tltlib.core.checks import ENV_VAR, RECORDS_DIR_VAR, CheckLog, default_records_dir
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -175,7 +176,7 @@ def test_sphinx_reads_the_report_after_every_other_document(tmp_path):
     (src / "conf.py").write_text(
         textwrap.dedent(
             f"""
-            extensions = ["tltlib.book"]
+            extensions = ["tltlib.book.sphinx"]
             def setup(app):
                 def record(app, docname, source):
                     with open({str(order_file)!r}, "a") as f:
@@ -214,7 +215,7 @@ def test_run_executes_every_chapter_and_writes_fresh_records(tmp_path):
         path.write_text(
             path.read_text()
             + "\n```{code-cell} ipython3\n:tags: [parameters]\n\nseed = 0\n```\n\n"
-            + "```{code-cell} ipython3\nfrom tltlib.checks import CheckLog\n\n"
+            + "```{code-cell} ipython3\nfrom tltlib.core.checks import CheckLog\n\n"
             + f'log = CheckLog("{stem}")\n'
             + f'log.at_least("x", "claim", {measured}, 0.5)\nlog.save()\nlog.assert_all()\n```\n'
         )

@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from tltlib import runner
-from tltlib.runner import ParameterError
+from tltlib.book import runner
+from tltlib.book.runner import ParameterError
 
 ROOT = Path(__file__).resolve().parent.parent
 CH01 = ROOT / "chapters" / "01-cnn-average-pooling.md"

@@ -2,10 +2,11 @@ import numpy as np
 import pytest
 import torch
 
-from tltlib import selection, teachers
-from tltlib.online import train_online
-from tltlib.seeding import generator
-from tltlib.student import PositionOnlyTransformer
+from tltlib.core.seeding import generator
+from tltlib.examples import selection
+from tltlib.model import teachers
+from tltlib.model.student import PositionOnlyTransformer
+from tltlib.train.online import train_online
 
 
 @pytest.mark.parametrize("trial", range(10))

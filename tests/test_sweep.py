@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from myst_text import myst_chapter
 
-from tltlib import sweep
-from tltlib.runner import ParameterError
+from tltlib.book import sweep
+from tltlib.book.runner import ParameterError
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -33,10 +33,10 @@ activations = ["identity"]
 ```
 
 ```{code-cell} ipython3
-from tltlib import teachers
-from tltlib.checks import CheckLog
-from tltlib.online import train_online
-from tltlib.validate import positive_float
+from tltlib.model import teachers
+from tltlib.core.checks import CheckLog
+from tltlib.train.online import train_online
+from tltlib.core.validate import positive_float
 
 teacher = teachers.cnn_teacher(D=D, K=2, d=3, M=2, activation=activations[0], seed=seed)
 log = CheckLog("tiny")

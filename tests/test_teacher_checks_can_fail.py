@@ -4,11 +4,14 @@ broken student (small sizes, so that the whole file runs in well under a minute)
 import pytest
 import torch
 
-from tltlib import claims, gcn, groupsparse, overshoot, selection, teachers
-from tltlib.checks import CheckLog
-from tltlib.online import train_online
-from tltlib.population import train_population
-from tltlib.seeding import generator
+from tltlib.claims import overshoot
+from tltlib.claims import training as claims
+from tltlib.core.checks import CheckLog
+from tltlib.core.seeding import generator
+from tltlib.examples import gcn, groupsparse, selection
+from tltlib.model import teachers
+from tltlib.train.online import train_online
+from tltlib.train.population import train_population
 
 
 def results(log):

@@ -2,8 +2,8 @@ import networkx as nx
 import pytest
 import torch
 
-from tltlib import teachers
-from tltlib.teachers import Teacher
+from tltlib.model import teachers
+from tltlib.model.teachers import Teacher
 
 
 def test_pooling_scores_are_block_diagonal():

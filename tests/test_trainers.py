@@ -2,11 +2,12 @@ import numpy as np
 import pytest
 import torch
 
-from tltlib import reference, teachers
-from tltlib.online import train_online
-from tltlib.population import train_population
-from tltlib.student import PositionOnlyTransformer, positional_encoding
-from tltlib.theory import DivergenceError, StepSizeWarning
+from tltlib.core.errors import DivergenceError, StepSizeWarning
+from tltlib.model import teachers
+from tltlib.model.student import PositionOnlyTransformer, positional_encoding
+from tltlib.train import reference
+from tltlib.train.online import train_online
+from tltlib.train.population import train_population
 
 
 def test_population_trainer_follows_autograd(small_teacher):
@@ -115,7 +116,7 @@ def test_student_rejects_non_orthogonal_encoding():
 
 
 def test_log_steps_cover_the_run():
-    from tltlib.metrics import log_steps
+    from tltlib.core.history import log_steps
 
     t = log_steps(1000, per_decade=10)
     assert t[0] == 0 and t[-1] == 1000 and np.all(np.diff(t) > 0) and len(t) < 40

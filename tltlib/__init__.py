@@ -1,17 +1,18 @@
 """tltlib: the library behind *Transformers Learn Teachers*.
 
-Teachers (:mod:`tltlib.teachers`), the position-only student (:mod:`tltlib.student`),
-exact losses (:mod:`tltlib.losses`), trainers (:mod:`tltlib.population`,
-:mod:`tltlib.online`), theory (:mod:`tltlib.theory`), measured claims
-(:mod:`tltlib.claims`, :mod:`tltlib.checks`), plots (:mod:`tltlib.plots`) and the
+Teachers (:mod:`tltlib.model.teachers`), the position-only student (:mod:`tltlib.model.student`),
+exact losses (:mod:`tltlib.model.losses`), trainers (:mod:`tltlib.train.population`,
+:mod:`tltlib.train.online`), theory (:mod:`tltlib.model.theory`), measured claims
+(:mod:`tltlib.claims.training`, :mod:`tltlib.core.checks`), plots (:mod:`tltlib.figures.curves`) and the
 papermill runner (``python -m tltlib``).
 """
 
-from .activations import get_activation
-from .online import train_online
-from .population import Run, train_population
-from .student import PositionOnlyTransformer, column_softmax, positional_encoding
-from .teachers import Teacher
+from tltlib.core.history import Run
+from tltlib.model.activations import get_activation
+from tltlib.model.student import PositionOnlyTransformer, column_softmax, positional_encoding
+from tltlib.model.teachers import Teacher
+from tltlib.train.online import train_online
+from tltlib.train.population import train_population
 
 __version__ = "0.1.0"
 

@@ -1,6 +1,6 @@
 """Command line: ``python -m tltlib run CHAPTER -p NAME VALUE ... [--json OUT]``.
 
-``python -m tltlib report [--run]`` prints the reproduction report (:mod:`tltlib.report`).
+``python -m tltlib report [--run]`` prints the reproduction report (:mod:`tltlib.book.report`).
 
 Exit status: 0 when every check passed, 1 when a check failed (or the chapter raised),
 2 for bad input (an unknown chapter or parameter, a value of the wrong type, or a value
@@ -14,9 +14,9 @@ import json
 import sys
 from pathlib import Path
 
-from . import report
-from .runner import ParameterError, format_records, run_chapter
-from .sweep import add_sweep_parser
+from tltlib.book import report
+from tltlib.book.runner import ParameterError, format_records, run_chapter
+from tltlib.book.sweep import add_sweep_parser
 
 
 def _cmd_run(args: argparse.Namespace) -> int:

@@ -1,0 +1,122 @@
+"""Figure 2 of the paper in one place: the six experimental sets, trained online, three panels.
+
+(a) excess training loss, (b) excess out-of-distribution loss on a fixed batch of inputs with
+i.i.d. exponential entries (labels from the teacher), (c) ``cos(W_V, V*)``; one curve per set
+(:func:`tltlib.model.teachers.paper_set`). :func:`run_sets` trains them, :func:`draw` draws any runs
+that recorded ``excess_loss``, ``ood_excess`` and ``cosine``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+from tltlib.core.history import Run
+from tltlib.core.validate import in_range, positive_float, positive_int
+from tltlib.model.data import sample_inputs
+from tltlib.model.teachers import PAPER_SETS, paper_set
+from tltlib.model.theory import eta_stability_bound, t_star
+from tltlib.train.online import train_online
+
+PANELS = (
+    ("excess_loss", "(a) excess training loss"),
+    ("ood_excess", "(b) excess OOD loss (exponential inputs)"),
+    ("cosine", r"(c) $\cos(W_V, V^*)$"),
+)
+
+
+def set_step_size(
+    number: int, eta: float, cap: float, seed: int = 0, d: int = 10, M: int = 8
+) -> float:
+    """``min(eta, cap * eta_stability_bound)`` for set ``number``: the sets differ in ``D/K``, and
+    GSLP (``K = 1``) needs a step below ``2K/D = 0.1``."""
+    return min(eta, cap * eta_stability_bound(paper_set(number, seed, d, M)))
+
+
+def run_sets(
+    steps: int,
+    eta: float = 0.1,
+    *,
+    cap: float = 0.5,
+    sets: Sequence[int] = tuple(PAPER_SETS),
+    batch: int = 100,
+    noise: float = 0.1,
+    n_ood: int = 100,
+    seed: int = 0,
+    d: int = 10,
+    M: int = 8,
+    per_decade: int = 20,
+) -> dict[str, Run]:
+    """Online GD (the paper's experiments) on every set, each at :func:`set_step_size`."""
+    steps = positive_int("steps", steps)
+    eta = positive_float("eta", eta)
+    cap = in_range("cap", cap, 0.0, 1.0)
+    runs = {}
+    for number in sets:
+        teacher = paper_set(number, seed, d, M)
+        X_ood = sample_inputs("exponential", n_ood, teacher.d, teacher.D, seed, stream="ood")
+        runs[teacher.name] = train_online(
+            teacher,
+            set_step_size(number, eta, cap, seed, d, M),
+            steps,
+            batch=batch,
+            noise=noise,
+            seed=seed,
+            ood_inputs=X_ood,
+            per_decade=per_decade,
+        )
+    return runs
+
+
+def draw(runs: Mapping[str, Run]) -> plt.Figure:
+    """Figure 2: one panel per quantity of :data:`PANELS`, one curve per run (log-log for the
+    losses, log-x for the cosine)."""
+    if not runs:
+        raise ValueError("draw needs at least one run")
+    fig, axes = plt.subplots(1, 3, figsize=(11.0, 3.3), layout="constrained")
+    for ax, (metric, title) in zip(axes, PANELS, strict=True):
+        for j, (label, run) in enumerate(runs.items()):
+            t, y = run.history["step"], run.history[metric]
+            keep = t >= 1
+            ax.plot(t[keep], y[keep], color=f"C{j}", label=label, lw=1.4)
+        ax.set_xscale("log")
+        if metric != "cosine":
+            ax.set_yscale("log")
+        ax.set_xlabel("iteration $t$")
+        ax.set_title(title)
+    axes[2].set_ylim(top=1.02)
+    axes[0].legend(loc="lower left", fontsize=8)
+    return fig
+
+
+def late_slopes(
+    runs: Mapping[str, Run], metric: str, start_fraction: float = 0.25
+) -> dict[str, float]:
+    """The log-log slope of ``metric`` over ``[T/4, T]`` of every run."""
+    from tltlib.core.fits import loglog_slope
+
+    out = {}
+    for label, run in runs.items():
+        t, y = run.history.window(metric, int(start_fraction * run.history.steps[-1]))
+        out[label] = loglog_slope(t, y).slope
+    return out
+
+
+def final_values(runs: Mapping[str, Run], metric: str) -> dict[str, float]:
+    return {label: float(np.asarray(run.history[metric])[-1]) for label, run in runs.items()}
+
+
+def peak_to_final(
+    runs: Mapping[str, Run], metric: str, min_t_star: float = 0.0
+) -> dict[str, float]:
+    """``max_t metric / metric(T)`` of every run that lasted at least ``min_t_star`` times
+    Theorem 3.1's ``T* = K D^2 / (eta ||V*||^2)``: how far the curve came down from its peak."""
+    out = {}
+    for label, run in runs.items():
+        if run.settings["steps"] < min_t_star * t_star(run.teacher, run.settings["eta"]):
+            continue
+        y = np.asarray(run.history[metric])
+        out[label] = float(np.max(y) / y[-1])
+    return out

@@ -1,0 +1,294 @@
+"""The paper's claims as measurements on a training run, each recorded in a :class:`CheckLog`.
+
+Every function measures something on a :class:`~tltlib.core.history.Run` (or a student and
+a teacher), compares it with what Theorem 3.1 / Lemma D.2 / Figure 3 predicts and adds
+one record to the log. They are plain functions so that ``tests/`` can show each of them
+failing on a broken student or a wrong teacher.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from tltlib.core.checks import Check, CheckLog
+from tltlib.core.fits import loglog_slope
+from tltlib.core.history import Run
+from tltlib.model.losses import excess_loss, monte_carlo_excess_loss
+from tltlib.model.metrics import cosine
+from tltlib.model.student import PositionOnlyTransformer
+from tltlib.model.teachers import Teacher
+from tltlib.train.reference import gradient_at_zero
+
+
+def late_window(run: Run, fraction: float = 0.25) -> tuple[int, int]:
+    """The last part of training, ``[fraction * T, T]``, where the slopes are fitted."""
+    T = run.history.steps[-1]
+    return max(1, int(fraction * T)), T
+
+
+def rate(
+    log: CheckLog,
+    run: Run,
+    metric: str,
+    expected: float,
+    tolerance: float,
+    claim: str,
+    start: int | None = None,
+    name: str | None = None,
+) -> Check:
+    """Slope of ``log metric`` against ``log t`` over ``[start, T]`` (default: the last 3/4 decade)."""
+    start = late_window(run)[0] if start is None else start
+    t, y = run.history.window(metric, start)
+    fit = loglog_slope(t, y)
+    return log.close_to(
+        name or f"{metric}_slope",
+        claim,
+        fit.slope,
+        expected,
+        tolerance,
+        stderr=fit.stderr,
+        window=[int(fit.x_min), int(fit.x_max)],
+        points=fit.n,
+    )
+
+
+def value_alignment(
+    log: CheckLog,
+    student: PositionOnlyTransformer,
+    teacher: Teacher,
+    minimum: float,
+    name: str = "cosine_final",
+    claim: str = "Figure 2(c): W_V aligns with V*",
+) -> Check:
+    """Figure 2(c): ``cos(W_V, V*)`` at the end of training is at least ``minimum``."""
+    c = cosine(student.W_V, teacher.V_star.to(student.W_V.dtype))
+    return log.at_least(name, claim, c, minimum)
+
+
+def support_recovery(
+    log: CheckLog,
+    student: PositionOnlyTransformer,
+    teacher: Teacher,
+    tolerance: float,
+    prefix: str = "",
+) -> tuple[Check, Check]:
+    """Figure 3: the top-``K`` rows of every column of ``S`` are the teacher's support, and the
+    support entries are within ``tolerance`` of ``1/K``."""
+    S = student.scores()
+    K, D = teacher.K, teacher.D
+    top = torch.topk(S, K, dim=0).indices
+    found = torch.zeros(D, D, dtype=torch.bool).scatter_(0, top, True)
+    fraction = float((found == teacher.support).all(dim=0).double().mean())
+    worst = float((S[teacher.support] - 1.0 / K).abs().max())
+    a = log.at_least(
+        f"{prefix}support_topK",
+        "Figure 3: top-K rows of each column of S = support of S*",
+        fraction,
+        1.0,
+    )
+    b = log.close_to(
+        f"{prefix}support_values", "Figure 3: S ≈ 1/K on the support", worst, 0.0, tolerance, K=K
+    )
+    return a, b
+
+
+def score_spread(student: PositionOnlyTransformer, teacher: Teacher) -> float:
+    """Relative spread of ``S`` within the support and within its complement (0 under Lemma D.2)."""
+    S = student.scores()
+    spreads = []
+    for mask in (teacher.support, ~teacher.support):
+        vals = S[mask]
+        spreads.append(float((vals.max() - vals.min()) / vals.mean()))
+    return max(spreads)
+
+
+def spread_metric(teacher: Teacher):
+    """A metric for :func:`lemma_d2`: ``student -> score_spread(student, teacher)``."""
+    return lambda student: score_spread(student, teacher)
+
+
+def structure_metrics(teacher: Teacher) -> dict:
+    """Metrics of Lemma D.2: the spread of ``S`` (``S_spread``) and its mean value on the
+    support (``S_on``, the paper's ``p(t)``) and off it (``S_off``, ``p(t) e_t``)."""
+    support = teacher.support
+    return {
+        "S_spread": spread_metric(teacher),
+        "S_on": lambda student: float(student.scores()[support].mean()),
+        "S_off": lambda student: float(student.scores()[~support].mean()),
+    }
+
+
+def lemma_d2(log: CheckLog, run: Run, tolerance: float = 1e-8) -> tuple[Check, Check]:
+    """Lemma D.2 (identity, exact GD): ``W_V = C1(t) V*`` and ``S`` takes one value on the
+    support and one off it, at every recorded step ``t >= 1``. Needs the ``S_spread`` metric."""
+    h = run.history
+    t = h["step"]
+    misalign = float(np.max(1.0 - h["cosine"][t >= 1]))
+    spread = float(np.max(h["S_spread"]))
+    a = log.close_to(
+        "lemma_D2_value", "Lemma D.2: W_V(t) = C1(t) V* for all t ≥ 1", misalign, 0.0, tolerance
+    )
+    b = log.close_to(
+        "lemma_D2_scores",
+        "Lemma D.2: S(t) is two-valued (support / off-support)",
+        spread,
+        0.0,
+        tolerance,
+    )
+    return a, b
+
+
+def overshoot(log: CheckLog, run: Run) -> Check:
+    """``C1 = ||W_V|| / ||V*||`` rises above 1 (compensating leaked attention), then decays."""
+    ratio = run.history["norm_ratio"]
+    return log.at_least(
+        "C1_overshoot",
+        "Theorem 3.1 (ii) sign: C1(t) overshoots 1 before T*",
+        float(ratio.max()),
+        1.0,
+        C1_final=float(ratio[-1]),
+    )
+
+
+def exact_summary(run: Run) -> dict[str, float]:
+    """The numbers an independent implementation can compare with (exact GD runs)."""
+    h, t = run.history, run.teacher
+    return {
+        "excess_loss_final": h.final("excess_loss"),
+        "S_error_final": h.final("S_error"),
+        "WV_error_final": h.final("WV_error"),
+        "V_star_fro": float(torch.linalg.norm(t.V_star)),
+        "D": t.D,
+        "K": t.K,
+        "eta": run.settings["eta"],
+        "steps": run.settings["steps"],
+    }
+
+
+def late_fits(runs: dict[str, Run], metrics=("excess_loss", "S_error", "WV_error")) -> dict:
+    """``{(label, metric): SlopeFit}`` over the late window of every run (for the plots)."""
+    return {
+        (label, m): loglog_slope(*run.history.window(m, late_window(run)[0]))
+        for label, run in runs.items()
+        for m in metrics
+    }
+
+
+def training_checks(
+    log: CheckLog,
+    run: Run,
+    *,
+    prefix: str = "",
+    loss_tolerance: float = 0.15,
+    distance_tolerance: float = 0.1,
+    min_cosine: float = 0.99,
+    support_tolerance: float = 0.05,
+    exact_numbers: bool = False,
+) -> list[Check]:
+    """The checks of Theorem 3.1 and Figures 2-3 on one run, named ``prefix + name``.
+
+    Slopes of the excess loss (-1) and of both parameter errors (-1/2) over the last 3/4
+    decade, the final cosine of ``W_V`` with ``V*``, and the recovery of the support of ``S*``.
+    ``exact_numbers`` attaches :func:`exact_summary` to the loss-slope record.
+    """
+    fits = [
+        rate(
+            log,
+            run,
+            "excess_loss",
+            -1.0,
+            loss_tolerance,
+            "Theorem 3.1 (iii): excess loss = Θ(KD⁴/(ηT))",
+            name=f"{prefix}loss_slope",
+        ),
+        rate(
+            log,
+            run,
+            "S_error",
+            -0.5,
+            distance_tolerance,
+            "Theorem 3.1 (i): ‖S−S*‖_F = Θ(T^-1/2)",
+            name=f"{prefix}S_error_slope",
+        ),
+        rate(
+            log,
+            run,
+            "WV_error",
+            -0.5,
+            distance_tolerance,
+            "Theorem 3.1 (ii): ‖W_V−V*‖_F = Θ(T^-1/2)",
+            name=f"{prefix}WV_error_slope",
+        ),
+    ]
+    if exact_numbers:
+        fits[0].extra.update(exact_summary(run))
+    fits.append(
+        value_alignment(log, run.student, run.teacher, min_cosine, name=f"{prefix}cosine_final")
+    )
+    fits.extend(support_recovery(log, run.student, run.teacher, support_tolerance, prefix=prefix))
+    return fits
+
+
+def closed_form_agreement(
+    log: CheckLog,
+    student: PositionOnlyTransformer,
+    teacher: Teacher,
+    X: torch.Tensor,
+    max_z: float = 4.0,
+    name: str | None = None,
+) -> Check:
+    """The closed-form excess loss against a Monte Carlo estimate on the inputs ``X``:
+    ``|closed - MC| / stderr <= max_z``."""
+    closed = excess_loss(student, teacher)
+    mc, se = monte_carlo_excess_loss(student, teacher, X)
+    z = abs(closed - mc) / se
+    return log.close_to(
+        name or f"closed_form_{teacher.activation.name}",
+        "§1.5: closed-form population loss (|z| of the Monte Carlo gap)",
+        z,
+        0.0,
+        max_z,
+        closed_form=closed,
+        monte_carlo=mc,
+        stderr=se,
+    )
+
+
+def matrices_agree(
+    log: CheckLog, name: str, claim: str, A: torch.Tensor, B: torch.Tensor, tolerance: float
+) -> Check:
+    """``max |A - B| <= tolerance`` (matrices of the same shape)."""
+    if A.shape != B.shape:
+        raise ValueError(f"{name}: shapes {tuple(A.shape)} and {tuple(B.shape)} differ")
+    gap = float((A.to(torch.float64) - B.to(torch.float64)).abs().max())
+    return log.close_to(name, claim, gap, 0.0, tolerance)
+
+
+def zero_init_escape(
+    log: CheckLog,
+    teacher: Teacher,
+    X: torch.Tensor,
+    min_alignment: float = 0.9,
+    autograd_relu=torch.relu,
+    ours=None,
+) -> tuple[Check, Check]:
+    """At ``W_V = 0`` autograd's ``relu'(0) = 0`` (``autograd_relu``) gives an exactly zero
+    gradient, so training never starts, while ``sigma'(0) = 1`` (``ours``, default: the
+    teacher's activation) gives a first step along ``+V*``."""
+    gW_torch, gK_torch = gradient_at_zero(teacher, X, autograd_relu)
+    gW_ours, _ = gradient_at_zero(teacher, X, ours or teacher.activation)
+    stuck = float(torch.linalg.norm(gW_torch) + torch.linalg.norm(gK_torch))
+    a = log.at_most(
+        "relu_zero_init_stuck",
+        "§1.5: with relu'(0)=0 the gradient at zero init vanishes",
+        stuck,
+        0.0,
+    )
+    b = log.at_least(
+        "relu_first_step_along_V",
+        "§1.5: with σ'(0)=1 the first step is along +V*",
+        cosine(-gW_ours, teacher.V_star.to(gW_ours.dtype)),
+        min_alignment,
+    )
+    return a, b

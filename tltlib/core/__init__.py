@@ -1,0 +1,31 @@
+"""The ground floor: what every other room uses and nothing of the book's mathematics.
+
+``validate`` (argument checks), ``seeding`` (named random streams), ``fits`` (log-log slopes
+with their standard errors), ``checks`` (:class:`CheckLog`, the records of a chapter's
+**Check** section), ``history`` (:class:`History`, :class:`Run`, :func:`log_steps`),
+``loop`` (the one training loop), ``dryrun`` (the contract that stops every trainer in a dry
+run), ``errors`` (:class:`DivergenceError`, :class:`StepSizeWarning`) and ``paths`` (where
+the book is). ``core`` imports nothing else of ``tltlib``.
+"""
+
+from . import checks, dryrun, errors, fits, history, loop, paths, seeding, validate
+from .checks import CheckLog
+from .errors import DivergenceError, StepSizeWarning
+from .history import History, Run
+
+__all__ = [
+    "CheckLog",
+    "DivergenceError",
+    "History",
+    "Run",
+    "StepSizeWarning",
+    "checks",
+    "dryrun",
+    "errors",
+    "fits",
+    "history",
+    "loop",
+    "paths",
+    "seeding",
+    "validate",
+]

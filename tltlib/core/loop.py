@@ -1,0 +1,56 @@
+"""The training loop of the book: one skeleton that every gradient-descent trainer runs.
+
+A trainer validates its arguments, builds its state and hands :func:`run_loop` two
+functions: ``step(t)``, one gradient step that returns the loss it saw (or ``None`` when it
+did not compute one), and ``snapshot()``, the metrics of the current state. The loop records
+the snapshots at the marked steps into a :class:`~tltlib.core.history.History`, stops a dry
+run before the first step (:mod:`tltlib.core.dryrun`), and raises
+:class:`~tltlib.core.errors.DivergenceError`, with the trainer's own message, when a loss is
+not finite or exceeds ``limit`` (by default ``1e6 (loss_0 + 1)``, ``loss_0`` the first loss
+seen). What a step computes, and how fast, is the trainer's business.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+
+from tltlib.core import dryrun
+from tltlib.core.errors import DivergenceError
+from tltlib.core.history import History
+
+#: the default divergence threshold, relative to the first loss: ``1e6 (loss_0 + 1)``
+LIMIT_FACTOR = 1e6
+
+
+def run_loop(
+    trainer: str,
+    steps: int,
+    record: Iterable[int],
+    step: Callable[[int], float | None],
+    snapshot: Callable[[], dict[str, float]],
+    diverged: Callable[[int, float], str],
+    *,
+    limit: float | None = None,
+) -> History:
+    """``steps`` calls of ``step(0), ..., step(steps - 1)``, with ``snapshot()`` recorded before
+    the step of each mark in ``record`` (a mark ``steps`` records the final state).
+
+    ``diverged(t, loss)`` gives the message of the :class:`DivergenceError` raised when the
+    loss returned at step ``t`` is not below ``limit``.
+    """
+    marks = set(int(t) for t in record)
+    history = History()
+    dryrun.checkpoint(trainer)
+    for t in range(steps + 1):
+        if t in marks:
+            history.append(t, snapshot())
+        if t == steps:
+            break
+        loss = step(t)
+        if loss is None:
+            continue
+        if limit is None:
+            limit = LIMIT_FACTOR * (loss + 1.0)
+        if not loss < limit:  # also catches nan
+            raise DivergenceError(diverged(t, loss))
+    return history
