@@ -96,8 +96,8 @@ def test_lemma_d2_passes_exact_and_fails_online(exact, teacher):
 
 
 def test_overshoot_fails_without_attention(exact, frozen):
-    assert claims.overshoot(CheckLog("t"), exact).passed
-    assert not claims.overshoot(CheckLog("t"), frozen).passed
+    assert claims.overshoot(CheckLog("t"), exact)[0].passed
+    assert not claims.overshoot(CheckLog("t"), frozen)[0].passed
 
 
 def test_closed_form_agreement_fails_on_wrong_inputs_or_formula(teacher, monkeypatch):

@@ -5,11 +5,11 @@ from dataclasses import dataclass
 import pytest
 import torch
 
+from tltlib.claims.full import position_only_check
 from tltlib.core.checks import CheckLog
 from tltlib.model import teachers
-from tltlib.model.student import positional_encoding
-from tltlib.claims.full import position_only_check
 from tltlib.model.full import FullTransformer
+from tltlib.model.student import positional_encoding
 from tltlib.train import full, reference
 
 

@@ -6,6 +6,7 @@ import pytest
 from tltlib.claims import ood
 from tltlib.claims import sets as figure2
 from tltlib.core.checks import CheckLog
+from tltlib.figures import sets as figure_sets
 from tltlib.model import teachers
 from tltlib.model.data import INPUT_KINDS, sample_inputs
 from tltlib.train import reduced
@@ -114,7 +115,7 @@ def test_ood_rejects_bad_input(teacher, long_run):
 
 def test_figure2_runs_draw_and_checks_can_fail():
     runs = figure2.run_sets(300, 0.3, sets=(3, 6), batch=20, n_ood=20, per_decade=5)
-    fig = figure2.draw(runs)
+    fig = figure_sets.draw(runs)
     assert len(fig.axes) == 3 and len(fig.axes[1].lines) == 2
     assert set(runs) == {"GCN-ReLU", "GSLP"}
     assert figure2.final_values(runs, "cosine")["GCN-ReLU"] > 0.95
@@ -133,4 +134,4 @@ def test_figure2_runs_draw_and_checks_can_fail():
     # too short to be in the theorem's regime: nothing to check, so the check cannot pass
     assert figure2.peak_to_final(runs, "ood_excess", min_t_star=5.0) == {}
     with pytest.raises(ValueError, match="at least one run"):
-        figure2.draw({})
+        figure_sets.draw({})

@@ -9,7 +9,7 @@ from tltlib.claims import scaling
 from tltlib.claims import training as claims
 from tltlib.core.checks import CheckLog
 from tltlib.core.errors import DivergenceError, StepSizeWarning
-from tltlib.model import teachers
+from tltlib.model import teachers, theory
 from tltlib.train import reduced
 from tltlib.train.population import train_population
 
@@ -139,7 +139,7 @@ def test_exponent_checks_reject_the_theorems_power_of_D():
     g = scaling.grid(D=[12, 20, 36], K=[2, 4], eta=[0.05, 0.1], v=[4.0, 16.0])
     run = reduced.train_reduced(g["D"], g["K"], g["eta"], g["v"], 2_000_000, per_decade=5)
     fit = scaling.power_law_fit(scaling.prefactors(run)["T_excess"], g)
-    closed = scaling.power_law_fit(reduced.asymptotic_excess_constant(g["D"], g["K"], g["eta"]), g)
+    closed = scaling.power_law_fit(theory.asymptotic_excess_constant(g["D"], g["K"], g["eta"]), g)
     ours = scaling.exponent_checks(
         CheckLog("t"), "T_excess", fit, scaling.mixed_expectation("T_excess", closed), 0.05, "t"
     )

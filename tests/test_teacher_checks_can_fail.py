@@ -4,12 +4,11 @@ broken student (small sizes, so that the whole file runs in well under a minute)
 import pytest
 import torch
 
-from tltlib.claims import overshoot
 from tltlib.claims import training as claims
 from tltlib.core.checks import CheckLog
 from tltlib.core.seeding import generator
 from tltlib.examples import gcn, groupsparse, selection
-from tltlib.model import teachers
+from tltlib.model import teachers, theory
 from tltlib.train.online import train_online
 from tltlib.train.population import train_population
 
@@ -286,18 +285,18 @@ def test_paper_scale_teacher_of_set_6_is_a_gslp():
 
 def test_overshoot_peak_passes_exact_runs_and_fails_broken_ones(cycle_run, sts_run, gslp):
     for run in (cycle_run, sts_run):
-        assert overshoot.overshoot_peak(CheckLog("t"), run).passed
+        assert claims.overshoot(CheckLog("t"), run, height_tolerance=0.03)[-1].passed
     # a wrong teacher: the same run judged against another K
     wrong = train_population(gslp.as_teacher(), 0.2, 2000)
     wrong.teacher = selection.subset_teacher([1, 2, 3], 8, 1)
-    assert not overshoot.overshoot_peak(CheckLog("t"), wrong).passed
+    assert not claims.overshoot(CheckLog("t"), wrong, height_tolerance=0.03)[-1].passed
     # a broken student: frozen attention, C1 never leaves its uniform-attention optimum 1
     frozen = train_online(
         cycle_run.teacher, 0.4, 2000, batch=50, noise=0.0, train_blocks=("value",)
     )
-    assert not overshoot.overshoot_peak(CheckLog("t"), frozen).passed
+    assert not claims.overshoot(CheckLog("t"), frozen, height_tolerance=0.03)[-1].passed
 
 
 def test_c1_peak_rejects_bad_input():
-    with pytest.raises(ValueError, match="K must be smaller than D"):
-        overshoot.c1_peak(4, 4)
+    with pytest.raises(ValueError, match="smaller than D"):
+        theory.peak_C1(4, 4)

@@ -10,6 +10,7 @@ by ``$TLTLIB_CHECKS``.
 
 from __future__ import annotations
 
+import argparse
 import ast
 import hashlib
 import json
@@ -230,3 +231,47 @@ def format_records(records: list[dict[str, Any]]) -> str:
             f"  {mark}  {r['name']:<{width}}  measured {r['measured']:<12.6g} expected {rule}"
         )
     return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------- command line
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    overrides = {}
+    for name, value in args.parameter or []:
+        if name in overrides:
+            raise ParameterError(f"parameter {name!r} given twice")
+        overrides[name] = value
+    result = run_chapter(args.chapter, overrides, output=args.output, progress=not args.quiet)
+    print(f"{result.chapter.stem}: executed notebook in {result.notebook}")
+    print(format_records(result.records))
+    if args.json:
+        Path(args.json).write_text(json.dumps(result.records, indent=1) + "\n")
+    if result.error:
+        print(f"error: {result.chapter.stem} stopped: {result.error}", file=sys.stderr)
+        return 2 if result.error.startswith("ValueError") else 1
+    if not result.passed:
+        failed = [r["name"] for r in result.records if not r["passed"]]
+        print(f"error: {len(failed)} check(s) failed: {', '.join(failed)}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def add_subcommand(sub: argparse._SubParsersAction) -> None:
+    """Register ``python -m tltlib run`` on the main parser's subcommands."""
+    run = sub.add_parser("run", help="execute a chapter with other parameters (papermill)")
+    run.add_argument("chapter", help="chapter path, file name, slug or number (e.g. 01)")
+    run.add_argument(
+        "-p",
+        "--parameter",
+        nargs=2,
+        action="append",
+        metavar=("NAME", "VALUE"),
+        help="override a value of the chapter's parameters cell",
+    )
+    run.add_argument("--json", help="write the chapter's check records to this file")
+    run.add_argument(
+        "-o", "--output", help="executed notebook (default: runs/<chapter>/<params>.ipynb)"
+    )
+    run.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    run.set_defaults(func=_cmd_run)

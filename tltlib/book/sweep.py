@@ -10,9 +10,10 @@ runs are collected into ``table.csv`` (one row per run: parameters, status, the 
 value of each check), ``checks.csv`` (one row per check record) and ``plot.png``.
 
 Bad input fails before any run starts: an unknown parameter, an empty grid, a value of the
-wrong type, and (by a *dry run*: the chapter's cells executed in one process with every
-trainer cut to a single step, up to the first training call) a value that the chapter
-rejects with a ``ValueError``. A ``ValueError`` that only shows at run time stops the sweep
+wrong type, and (by a *dry run*: the chapter's cells executed in one process with
+``$TLTLIB_DRY_RUN`` set, so that the first trainer called stops once it has checked its
+arguments, :mod:`tltlib.core.dryrun`) a value that the chapter or a trainer rejects with a
+``ValueError``. A ``ValueError`` that only shows at run time stops the sweep
 with the parameters of the run that raised it.
 """
 
@@ -23,7 +24,6 @@ import csv
 import hashlib
 import itertools
 import json
-import math
 import os
 import subprocess
 import sys
@@ -146,32 +146,6 @@ def dry_run(
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
-class _DryRunStop(BaseException):
-    """Raised by the patched trainers (and the alarm) to end a dry run early."""
-
-
-def _cut_to_one_step(fn):
-    import functools
-    import inspect
-
-    from tltlib.core.validate import positive_int
-
-    signature = inspect.signature(fn)
-
-    @functools.wraps(fn)
-    def one_step(*args, **kwargs):
-        bound = signature.bind(*args, **kwargs)
-        if "steps" in bound.arguments:
-            positive_int("steps", bound.arguments["steps"])
-            bound.arguments["steps"] = 1
-            if bound.arguments.get("record") is not None:
-                bound.arguments["record"] = [0, 1]
-        fn(*bound.args, **bound.kwargs)
-        raise _DryRunStop
-
-    return one_step
-
-
 def _dry_run_main() -> None:
     """Entry point of the dry-run interpreter: JSON on stdin, one JSON list on stdout."""
     import signal
@@ -183,20 +157,11 @@ def _dry_run_main() -> None:
     import matplotlib.pyplot as plt
     from IPython.core.inputtransformer2 import TransformerManager
 
-    import tltlib
     from tltlib.book.runner import read_notebook
-    from tltlib.train import online, population, reference
+    from tltlib.core.dryrun import DryRunStop, dry_run
 
     warnings.simplefilter("ignore")
     job = json.loads(sys.stdin.read())
-    for module, names in (
-        (online, ["train_online"]),
-        (population, ["train_population"]),
-        (reference, ["population_gd", "online_gd"]),
-        (tltlib, ["train_online", "train_population"]),
-    ):
-        for name in names:
-            setattr(module, name, _cut_to_one_step(getattr(module, name)))
     nb = read_notebook(Path(job["chapter"]))
     cells = [c for c in nb.cells if c.cell_type == "code"]
     first = next(i for i, c in enumerate(cells) if "parameters" in c.metadata.get("tags", []))
@@ -204,7 +169,7 @@ def _dry_run_main() -> None:
     sources = [transform(c.source) for c in cells[first:]]
 
     def alarm(signum, frame):
-        raise _DryRunStop
+        raise DryRunStop("the dry run took too long: taken as valid")
 
     use_alarm = hasattr(signal, "SIGALRM")
     if use_alarm:
@@ -216,11 +181,12 @@ def _dry_run_main() -> None:
         if use_alarm:
             signal.setitimer(signal.ITIMER_REAL, job["seconds"])
         try:
-            exec(sources[0], namespace)
-            namespace.update(point)
-            for source in sources[1:]:
-                exec(source, namespace)
-        except _DryRunStop:
+            with dry_run():  # every trainer stops at its checkpoint (tltlib.core.dryrun)
+                exec(sources[0], namespace)
+                namespace.update(point)
+                for source in sources[1:]:
+                    exec(source, namespace)
+        except DryRunStop:
             pass
         except Exception as err:  # reported, not raised: the caller names the point
             error = f"{type(err).__name__}: {err}"
@@ -516,65 +482,17 @@ def write_tables(
                 )
     files = {"table": table, "checks": checks}
     if chosen:
-        files["plot"] = plot_sweep(sweep, chosen, out / "plot.png")
+        from tltlib.figures.sweep import plot_sweep
+
+        files["plot"] = plot_sweep(
+            sweep.grid_names, sweep.results, sweep.chapter.stem, chosen, out / "plot.png"
+        )
     sweep.files = files
     return files
 
 
 def _cell(value: Any) -> Any:
     return json.dumps(value) if isinstance(value, list | dict) else value
-
-
-def plot_sweep(sweep: SweepResult, measure: Sequence[str], path: Path) -> Path:
-    """One panel per chosen check: its measured value against the first grid parameter
-    (one line per combination of the others, seeds as points and their mean), with the
-    expected value and tolerance when all runs share them."""
-    from matplotlib.figure import Figure
-
-    names = sweep.grid_names
-    x_name = next((n for n in names if n != "seed"), names[0])
-    others = [n for n in names if n not in (x_name, "seed")]
-    xs = list(dict.fromkeys(json.dumps(r["parameters"][x_name]) for r in sweep.results))
-    numeric = all(isinstance(json.loads(x), int | float) for x in xs)
-    position = {x: (json.loads(x) if numeric else i) for i, x in enumerate(xs)}
-    cols = min(3, len(measure))
-    rows = math.ceil(len(measure) / cols)
-    fig = Figure(figsize=(4.2 * cols, 3.2 * rows), layout="constrained")
-    for k, name in enumerate(measure):
-        ax = fig.add_subplot(rows, cols, k + 1)
-        groups: dict[str, dict[str, list[float]]] = {}
-        rules = set()
-        for r in sweep.results:
-            for rec in r.get("records") or []:
-                if rec["name"] != name:
-                    continue
-                label = ", ".join(f"{o}={r['parameters'][o]}" for o in others) or name
-                x = json.dumps(r["parameters"][x_name])
-                groups.setdefault(label, {}).setdefault(x, []).append(rec["measured"])
-                rules.add((rec["comparison"], rec["expected"], rec.get("tolerance")))
-        for label, by_x in groups.items():
-            order = sorted(by_x, key=lambda x: position[x])
-            px = [position[x] for x in order]
-            means = [sum(by_x[x]) / len(by_x[x]) for x in order]
-            (line,) = ax.plot(px, means, marker="o", label=label)
-            for x in order:
-                ax.scatter([position[x]] * len(by_x[x]), by_x[x], s=10, color=line.get_color())
-        if len(rules) == 1:
-            comparison, expected, tolerance = rules.pop()
-            ax.axhline(expected, color="0.3", ls="--", lw=1)
-            if comparison == "close" and tolerance:
-                ax.axhspan(expected - tolerance, expected + tolerance, color="0.85", zorder=0)
-        ax.set_title(name, fontsize=9)
-        ax.set_xlabel(x_name)
-        if not numeric:
-            ax.set_xticks(range(len(xs)), [json.loads(x) for x in xs])
-        elif min(position.values()) > 0 and max(position.values()) > 10 * min(position.values()):
-            ax.set_xscale("log")
-        if len(groups) > 1:
-            ax.legend(fontsize=7)
-    fig.suptitle(f"{sweep.chapter.stem}: {len(sweep.results)} runs", fontsize=10)
-    fig.savefig(path, dpi=110)
-    return path
 
 
 # --------------------------------------------------------------------------- command line
@@ -618,7 +536,7 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     return 0 if sweep.count("passed") == len(sweep.results) else 1
 
 
-def add_sweep_parser(sub: argparse._SubParsersAction) -> None:
+def add_subcommand(sub: argparse._SubParsersAction) -> None:
     """Register ``sweep`` on the subcommands of ``python -m tltlib``."""
     p = sub.add_parser(
         "sweep",

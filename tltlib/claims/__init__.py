@@ -1,12 +1,12 @@
 """The paper's claims as measurements, each recorded in a :class:`~tltlib.core.CheckLog`.
 
-By theme: ``training`` (rates, recovery of both blocks, Lemma D.2, the overshoot),
-``overshoot`` (how high ``||W_V|| / ||V*||`` peaks), ``scaling`` (scaling laws on the reduced
+By theme: ``training`` (rates, recovery of both blocks, Lemma D.2, the overshoot and its
+height), ``full`` (Figure 1: which blocks of the full transformer move), ``scaling`` (scaling laws on the reduced
 dynamics), ``ood`` (Theorem 3.2), ``sets`` (the six experimental sets of Figure 2) and
 ``images`` (the MNIST experiment). Built on :mod:`tltlib.model`, :mod:`tltlib.train`,
 :mod:`tltlib.examples` and :mod:`tltlib.core`.
 """
 
-from . import images, ood, overshoot, scaling, sets, training
+from . import full, images, ood, scaling, sets, training
 
-__all__ = ["images", "ood", "overshoot", "scaling", "sets", "training"]
+__all__ = ["full", "images", "ood", "scaling", "sets", "training"]

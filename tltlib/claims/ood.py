@@ -35,6 +35,7 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
+from tltlib.claims.training import late_slope
 from tltlib.core.checks import Check, CheckLog
 from tltlib.core.fits import SlopeFit, loglog_slope
 from tltlib.core.validate import one_of, positive_int
@@ -207,13 +208,6 @@ def t_eps(steps: np.ndarray, excess: np.ndarray, eps: np.ndarray) -> np.ndarray:
     return out
 
 
-def late_slope(steps: np.ndarray, values: np.ndarray, start_fraction: float = 0.25) -> SlopeFit:
-    """Log-log slope of ``|values|`` over ``[start_fraction T, T]``."""
-    steps = np.asarray(steps)
-    keep = steps >= start_fraction * steps[-1]
-    return loglog_slope(steps[keep], np.abs(np.asarray(values)[keep]))
-
-
 def eps_grid(steps: np.ndarray, excess: np.ndarray, n: int = 8, span: float = 300.0) -> np.ndarray:
     """``n`` values of ``eps`` between the excess at ``T/span`` and at ``T/1.5`` (the late regime)."""
     T = steps[-1]
@@ -322,7 +316,7 @@ def slope_table(
         "|---|---|---|---|---|",
     ]
     for (k, lab), c in curves.items():
-        s = late_slope(steps, c).slope
+        s = late_slope(steps, np.abs(c)).slope
         te = t_eps_data.get((k, lab))
         ts = "" if te is None else f"{loglog_slope(*te).slope:+.3f}"
         rows.append(f"| {k} | {lab} | {c[-1]:.3g} | {s:+.3f} | {ts} |")
@@ -367,7 +361,7 @@ def slope_checks(
     """For each label rule in ``expected``: the largest deviation over the families of the late
     slope of ``|E_OOD|`` from the expected slope."""
     fits = {
-        lab: {k: late_slope(steps, c).slope for (k, la), c in curves.items() if la == lab}
+        lab: {k: late_slope(steps, np.abs(c)).slope for (k, la), c in curves.items() if la == lab}
         for lab in expected
     }
     return _worst_family_checks(

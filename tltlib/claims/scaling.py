@@ -17,15 +17,9 @@ import numpy as np
 
 from tltlib.core.checks import Check, CheckLog
 from tltlib.core.errors import StepSizeWarning
-from tltlib.core.fits import loglog_slope
-from tltlib.train.reduced import (
-    ReducedRun,
-    asymptotic_excess_constant,
-    half_time,
-    peak_C1,
-    stability_bound,
-    train_reduced,
-)
+from tltlib.claims.training import late_slope
+from tltlib.model.theory import asymptotic_excess_constant, half_time, peak_C1
+from tltlib.train.reduced import ReducedRun, stability_bound, train_reduced
 
 FACTORS = ("D", "K", "eta", "v")
 THEOREM_EXPONENTS = {
@@ -206,10 +200,9 @@ def slope_report(run: ReducedRun, i: int = 0, start_fraction: float = 0.25) -> s
     """The log-log slopes of the loss and both distances over ``[T/4, T]``, one line each, and
     ``T (L - L_opt)`` against its limit ``D(D-K)K/(4 eta)``."""
     t = run.steps
-    keep = t >= start_fraction * t[-1]
     lines = []
     for m in ("excess_loss", "S_error", "WV_error"):
-        fit = loglog_slope(t[keep], run[m][i][keep])
+        fit = late_slope(t, run[m][i], start_fraction)
         lines.append(
             f"{m:>12}: slope {fit.slope:+.4f} ± {fit.stderr:.1e} over [{fit.x_min:.0f}, {fit.x_max:.0f}]"
         )
@@ -261,10 +254,9 @@ def late_slopes(
         ("WV_error", -0.5, "Theorem 3.1 (ii): ‖W_V−V*‖_F = Θ(T^-1/2)"),
     )
     t = run.steps
-    keep = t >= start_fraction * t[-1]
     out = []
     for metric, expected, claim in specs:
-        fit = loglog_slope(t[keep], run[metric][i][keep])
+        fit = late_slope(t, run[metric][i], start_fraction)
         out.append(
             log.close_to(
                 f"{metric}_slope_T{t[-1]:.0e}".replace("+0", ""),

@@ -2,29 +2,24 @@
 
 (a) excess training loss, (b) excess out-of-distribution loss on a fixed batch of inputs with
 i.i.d. exponential entries (labels from the teacher), (c) ``cos(W_V, V*)``; one curve per set
-(:func:`tltlib.model.teachers.paper_set`). :func:`run_sets` trains them, :func:`draw` draws any runs
-that recorded ``excess_loss``, ``ood_excess`` and ``cosine``.
+(:func:`tltlib.model.teachers.paper_set`). :func:`run_sets` trains them;
+:func:`tltlib.figures.sets.draw` draws any runs that recorded ``excess_loss``, ``ood_excess`` and
+``cosine``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-import matplotlib.pyplot as plt
 import numpy as np
 
+from tltlib.claims.training import late_slope
 from tltlib.core.history import Run
 from tltlib.core.validate import in_range, positive_float, positive_int
 from tltlib.model.data import sample_inputs
 from tltlib.model.teachers import PAPER_SETS, paper_set
 from tltlib.model.theory import eta_stability_bound, t_star
 from tltlib.train.online import train_online
-
-PANELS = (
-    ("excess_loss", "(a) excess training loss"),
-    ("ood_excess", "(b) excess OOD loss (exponential inputs)"),
-    ("cosine", r"(c) $\cos(W_V, V^*)$"),
-)
 
 
 def set_step_size(
@@ -70,38 +65,14 @@ def run_sets(
     return runs
 
 
-def draw(runs: Mapping[str, Run]) -> plt.Figure:
-    """Figure 2: one panel per quantity of :data:`PANELS`, one curve per run (log-log for the
-    losses, log-x for the cosine)."""
-    if not runs:
-        raise ValueError("draw needs at least one run")
-    fig, axes = plt.subplots(1, 3, figsize=(11.0, 3.3), layout="constrained")
-    for ax, (metric, title) in zip(axes, PANELS, strict=True):
-        for j, (label, run) in enumerate(runs.items()):
-            t, y = run.history["step"], run.history[metric]
-            keep = t >= 1
-            ax.plot(t[keep], y[keep], color=f"C{j}", label=label, lw=1.4)
-        ax.set_xscale("log")
-        if metric != "cosine":
-            ax.set_yscale("log")
-        ax.set_xlabel("iteration $t$")
-        ax.set_title(title)
-    axes[2].set_ylim(top=1.02)
-    axes[0].legend(loc="lower left", fontsize=8)
-    return fig
-
-
 def late_slopes(
     runs: Mapping[str, Run], metric: str, start_fraction: float = 0.25
 ) -> dict[str, float]:
     """The log-log slope of ``metric`` over ``[T/4, T]`` of every run."""
-    from tltlib.core.fits import loglog_slope
-
-    out = {}
-    for label, run in runs.items():
-        t, y = run.history.window(metric, int(start_fraction * run.history.steps[-1]))
-        out[label] = loglog_slope(t, y).slope
-    return out
+    return {
+        label: late_slope(run.history["step"], run.history[metric], start_fraction).slope
+        for label, run in runs.items()
+    }
 
 
 def final_values(runs: Mapping[str, Run], metric: str) -> dict[str, float]:

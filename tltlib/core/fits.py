@@ -36,3 +36,16 @@ def loglog_slope(x: np.ndarray, y: np.ndarray) -> SlopeFit:
     dof = max(len(x) - 2, 1)
     stderr = float(np.sqrt(resid @ resid / dof / ((lx - lx.mean()) ** 2).sum()))
     return SlopeFit(float(slope), float(intercept), stderr, len(x), float(x.min()), float(x.max()))
+
+
+def late_start(T: int, fraction: float = 0.25) -> int:
+    """The first step of the late window ``[fraction T, T]`` where the slopes are fitted."""
+    return max(1, int(fraction * T))
+
+
+def late_slope(t, y, fraction: float = 0.25) -> SlopeFit:
+    """:func:`loglog_slope` of ``y`` against ``t`` over the late window ``[fraction T, T]``
+    (``T = t[-1]``)."""
+    t, y = np.asarray(t), np.asarray(y)
+    keep = t >= late_start(int(t[-1]), fraction)
+    return loglog_slope(t[keep], y[keep])

@@ -1,11 +1,12 @@
 """Every plot of the main paper's chapters; functions take results and return a ``Figure``.
 
-``curves`` (the book's style, score heatmaps, training curves), ``theorems`` (phases,
-scaling collapses, step sizes, OOD curves, Figure 1) and ``images`` (Figures 4 and 5).
+``curves`` (the book's style, score heatmaps, training curves), ``graphs`` (the graphs of the
+graph convolution), ``sets`` (Figure 2, the six sets), ``theorems`` (phases, scaling
+collapses, step sizes, OOD curves, Figure 1) and ``images`` (Figures 4 and 5).
 ``figures`` draws what it is given and never trains: it imports :mod:`tltlib.model` and
 :mod:`tltlib.core` only.
 """
 
-from . import curves, images, theorems
+from . import curves, graphs, images, sets, theorems
 
-__all__ = ["curves", "images", "theorems"]
+__all__ = ["curves", "graphs", "images", "sets", "theorems"]

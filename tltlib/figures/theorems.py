@@ -1,7 +1,10 @@
 """Figures of the theorem chapters: the phases of training, scaling collapses, the step size,
-out-of-distribution curves, Figure 1 (the full transformer) and Figure 2 (all six sets).
+out-of-distribution curves and Figure 1 (the full transformer); Figure 2 (all six sets) is
+:mod:`tltlib.figures.sets`.
 
 Every function returns the ``Figure``; chapters end their plotting cells with ``plt.show()``.
+The closed forms drawn beside the measurements come from :mod:`tltlib.model.theory`; the
+results (reduced runs, sweeps) are taken as they are, without importing their types.
 """
 
 from __future__ import annotations
@@ -11,9 +14,8 @@ from collections.abc import Mapping, Sequence
 import matplotlib.pyplot as plt
 import numpy as np
 
-from tltlib.claims.scaling import StabilitySweep
 from tltlib.core.fits import SlopeFit
-from tltlib.train import reduced as rd
+from tltlib.model import theory
 
 
 def _loglog(ax) -> None:
@@ -21,26 +23,24 @@ def _loglog(ax) -> None:
     ax.set_yscale("log")
 
 
-def plot_phases(run: rd.ReducedRun, i: int = 0) -> plt.Figure:
-    """Excess loss, ``C1`` and ``p`` of setting ``i`` against the step, with the slow-manifold
-    closed form (dashed), the asymptote ``D(D-K)K/(4 eta T)`` (dotted) and the three phases."""
+def plot_phases(run, i: int = 0) -> plt.Figure:
+    """Excess loss, ``C1`` and ``p`` of setting ``i`` of a reduced run
+    (:class:`tltlib.train.reduced.ReducedRun`) against the step, with the slow-manifold closed
+    form (dashed), the asymptote ``D(D-K)K/(4 eta T)`` (dotted) and the three phases
+    (dash-dotted), all from :mod:`tltlib.model.theory`."""
     s = run.settings(i)
     D, K, eta, v = s["D"], s["K"], s["eta"], s["v"]
     t = run.steps
     keep = t >= 1
-    u = np.geomspace(1.0 - 1e-9, 1e-12, 4000)
-    tu = rd.slow_manifold_time(u, D, K, eta, v)
-    inside = (tu >= 1) & (tu <= t[-1])
-    ph = rd.phases(run, i)
+    manifold = theory.slow_manifold_curve(D, K, eta, v, t[-1])
+    ph = theory.phases(run, i)
     fig, axes = plt.subplots(1, 3, figsize=(11.0, 3.2), layout="constrained")
     ax = axes[0]
     ax.plot(t[keep], run["excess_loss"][i][keep], lw=1.8, label="reduced GD")
-    ax.plot(
-        tu[inside], rd.slow_manifold_excess(u[inside], D, K, v), "k--", lw=1, label="slow manifold"
-    )
+    ax.plot(manifold["step"], manifold["excess_loss"], "k--", lw=1, label="slow manifold")
     ax.plot(
         t[keep],
-        rd.asymptotic_excess_constant(D, K, eta) / t[keep],
+        theory.asymptotic_excess_constant(D, K, eta) / t[keep],
         "k:",
         lw=1,
         label=r"$D(D-K)K/(4\eta T)$",
@@ -51,8 +51,8 @@ def plot_phases(run: rd.ReducedRun, i: int = 0) -> plt.Figure:
     ax.legend(loc="lower left")
     ax = axes[1]
     ax.plot(t[keep], run["C1"][i][keep], lw=1.8)
-    ax.plot(tu[inside], rd.slow_manifold_C1(u[inside], D, K), "k--", lw=1)
-    ax.axhline(float(rd.peak_C1(D, K)), color="grey", ls=":", lw=1)
+    ax.plot(manifold["step"], manifold["C1"], "k--", lw=1)
+    ax.axhline(float(theory.peak_C1(D, K)), color="grey", ls=":", lw=1)
     ax.axhline(1.0, color="grey", lw=0.8)
     ax.set_xscale("log")
     ax.set_title(r"$C_1(t)=\|W_V\|_F/\|V^*\|_F$ (dotted: predicted peak)")
@@ -99,7 +99,7 @@ def plot_scaling(
             r"$T\,(\mathcal{L}-\mathcal{L}_{\rm opt})$",
         ),
         (
-            rd.asymptotic_excess_constant(D, K, eta),
+            theory.asymptotic_excess_constant(D, K, eta),
             y,
             r"$D(D-K)K/(4\eta)$ (slow manifold)",
             r"$T\,(\mathcal{L}-\mathcal{L}_{\rm opt})$",
@@ -127,11 +127,12 @@ def plot_scaling(
 
 
 def plot_stability(
-    sweep: StabilitySweep,
-    runs: Mapping[str, rd.ReducedRun] | None = None,
+    sweep,
+    runs: Mapping | None = None,
     theorem_eta: float | None = None,
 ) -> plt.Figure:
-    """(a) late ``||S||_F^2`` (mean, and its range as a band) against ``eta``, with the target
+    """A :class:`tltlib.claims.scaling.StabilitySweep` and reduced runs: (a) late ``||S||_F^2``
+    (mean, and its range as a band) against ``eta``, with the target
     ``D/K``, the edge ``2/eta``, the bound ``2K/D`` and divergence; (b) excess loss against
     ``eta t`` for a few step sizes (gradient-flow time)."""
     n = 2 if runs else 1

@@ -23,6 +23,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from tltlib.core import dryrun
 from tltlib.core.errors import DivergenceError
 from tltlib.core.seeding import generator
 from tltlib.core.validate import one_of, positive_float, positive_int
@@ -401,6 +402,7 @@ def train_projected_gd(
     y = y.to(model.dtype)
     train, val = np.empty(steps), []
     grads = {k: np.empty(steps) for k in names}
+    dryrun.checkpoint("train_projected_gd")
     for k in range(steps):
         if hasattr(model, "loss_and_grads"):
             loss, gs = model.loss_and_grads(X, y)

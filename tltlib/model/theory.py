@@ -1,14 +1,22 @@
-"""Formulas of Theorem 3.1 (rates, the time ``T*``, the step-size condition).
+"""Formulas of Theorem 3.1 (rates, the time ``T*``, the step-size condition), and the closed
+forms of the reduced dynamics on their slow manifold (our derivation).
 
 The theorem gives orders of magnitude (``Theta``, ``O``) with unspecified constants, so these
 functions return the *scales* ``K D^4 / (eta T)`` etc.; chapters compare measured exponents
 and ratios with them, never absolute values.
+
+The slow manifold (:mod:`tltlib.train.reduced` derives it) has exact closed forms instead: the
+step at which the attention reaches a given concentration (:func:`slow_manifold_time`), the
+excess loss and ``C1`` there, the peak of ``C1`` (:func:`peak_C1`), ``T*`` (:func:`half_time`)
+and the constants of the ``1/T`` and ``1/sqrt(T)`` tails (``asymptotic_*_constant``).
+:func:`phases` reads the three phases off a reduced run.
 """
 
 from __future__ import annotations
 
 import warnings
 
+import numpy as np
 import torch
 
 from tltlib.core.errors import StepSizeWarning
@@ -92,3 +100,102 @@ def check_finite(loss: float | torch.Tensor, limit: float) -> bool:
     """True if ``loss`` is finite and below ``limit``."""
     loss = float(loss)
     return loss == loss and loss < limit
+
+
+# --- closed forms on the slow manifold of the reduced dynamics (our derivation) -------------
+
+
+def slow_manifold_time(u, D, K, eta, v) -> np.ndarray:
+    """The step at which ``e^2 = u`` on the slow manifold (``u`` from 1 down to 0)."""
+    u = np.asarray(u, dtype=float)
+    x = np.asarray(D, dtype=float) - K
+
+    def F(w):
+        return K**2 / w - 2 * K * x * np.log(w) - x**2 * w
+
+    return K * (F(u) - F(1.0)) / (2.0 * eta * v)
+
+
+def slow_manifold_curve(D, K, eta, v, t_max: float, n: int = 4000) -> dict[str, np.ndarray]:
+    """The slow manifold as curves against the step: ``step``, ``excess_loss`` and ``C1`` at
+    ``n`` points ``e^2 = u`` from 1 down to ``1e-12``, kept where ``1 <= step <= t_max``."""
+    u = np.geomspace(1.0 - 1e-9, 1e-12, n)
+    t = slow_manifold_time(u, D, K, eta, v)
+    inside = (t >= 1) & (t <= t_max)
+    return {
+        "step": t[inside],
+        "excess_loss": slow_manifold_excess(u[inside], D, K, v),
+        "C1": slow_manifold_C1(u[inside], D, K),
+    }
+
+
+def slow_manifold_excess(u, D, K, v) -> np.ndarray:
+    """The excess loss on the slow manifold at ``e^2 = u``: ``D v x u / (2K (K + x u))``."""
+    u = np.asarray(u, dtype=float)
+    x = np.asarray(D, dtype=float) - K
+    return D * v * x * u / (2.0 * K * (K + x * u))
+
+
+def slow_manifold_C1(u, D, K) -> np.ndarray:
+    """``C1 = p / s2 = (K + x e) / (K + x e^2)`` on the slow manifold at ``e^2 = u``."""
+    e = np.sqrt(np.asarray(u, dtype=float))
+    x = np.asarray(D, dtype=float) - K
+    return (K + x * e) / (K + x * e * e)
+
+
+def peak_C1(D, K) -> np.ndarray:
+    """How high ``C1 = ||W_V||_F / ||V*||_F`` overshoots: ``(1 + sqrt(D/K)) / 2``.
+
+    By Lemma D.2, ``S`` is ``p`` on the support of ``S*`` and ``p e`` off it, with
+    ``p = 1/(K + (D-K) e)``; for such an ``S`` the value block's optimum is
+    ``C1*(e) = (K + (D-K) e) / (K + (D-K) e^2)`` (:func:`slow_manifold_C1`), 1 at uniform
+    attention and at convergence and larger in between. The value block relaxes much faster
+    than the attention moves, so ``C1(t)`` follows ``C1*(e(t))`` and peaks at the maximum of
+    ``C1*``, reached at ``e = (sqrt(K D) - K)/(D - K)``: the golden ratio for ``D/K = 5``.
+    """
+    D, K = np.asarray(D, dtype=float), np.asarray(K, dtype=float)
+    if np.any(K >= D) or np.any(K < 1):
+        raise ValueError(f"K must be at least 1 and smaller than D, got K={K} with D={D}")
+    return (1.0 + np.sqrt(D / K)) / 2.0
+
+
+def half_time(D, K, eta, v) -> np.ndarray:
+    """``T*`` measured as the step where ``p`` reaches ``1/(2K)`` on the slow manifold:
+    ``K (x^2 + 2 K x log(x/K) - K^2) / (eta v)`` with ``x = D - K`` (0 when ``D <= 2K``)."""
+    D, K = np.asarray(D, dtype=float), np.asarray(K, dtype=float)
+    x = D - K
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t = K * (x**2 + 2 * K * x * np.log(x / K) - K**2) / (eta * v)
+    return np.where(x > K, t, 0.0)
+
+
+def asymptotic_excess_constant(D, K, eta) -> np.ndarray:
+    """``lim T (L - L_opt) = D (D - K) K / (4 eta)`` (Theorem 3.1 (iii) has ``K D^4 / eta``)."""
+    D = np.asarray(D, dtype=float)
+    return D * (D - K) * K / (4.0 * eta)
+
+
+def asymptotic_S_error_constant(D, K, eta, v) -> np.ndarray:
+    """``lim sqrt(T) ||S - S*||_F = D sqrt((D - K) / (2 eta v))`` (theorem: ``D^{5/2}/sqrt(eta v)``)."""
+    D = np.asarray(D, dtype=float)
+    return D * np.sqrt((D - K) / (2.0 * eta * v))
+
+
+def asymptotic_WV_error_constant(D, K, eta) -> np.ndarray:
+    """``lim sqrt(T) ||W_V - V*||_F = (D - K) sqrt(K / (2 eta))`` (theorem: ``D^2 sqrt(K/eta)``)."""
+    D = np.asarray(D, dtype=float)
+    return (D - K) * np.sqrt(K / (2.0 * eta))
+
+
+def phases(run, i: int = 0) -> dict[str, int]:
+    """The three phases of setting ``i`` of a reduced run (:class:`tltlib.train.reduced.ReducedRun`):
+    value learning ends when ``C1`` first reaches 1/2 (the attention is still uniform),
+    attention learning when ``p`` reaches ``1/(2K)`` (``T*``); after that the ``1/T`` tail.
+    Also the step of the peak of ``C1``."""
+    t, C1 = run.steps, run["C1"][i]
+    reached = np.nonzero(C1 >= 0.5)[0]
+    return {
+        "value_learned": int(t[reached[0]]) if len(reached) else -1,
+        "attention_learned": int(run.t_half[i]),
+        "C1_peak": int(run.t_C1_max[i]),
+    }

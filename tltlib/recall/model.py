@@ -37,6 +37,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from tltlib.core import dryrun
 from tltlib.core.errors import DivergenceError
 from tltlib.core.history import History
 from tltlib.core.seeding import numpy_rng
@@ -303,6 +304,7 @@ def train_fresh(
     rng = numpy_rng(seed, "recall-train")
     params = model.parameters()
     history = History()
+    dryrun.checkpoint("train_fresh")
     for t in range(steps + 1):
         loss = model.loss(model.task.sample_with(rng, batch))
         _check_loss(loss, eta, t)
@@ -341,6 +343,7 @@ def train_on_sample(
     history = History()
     history.append(0, _record(model, evals, {}))
     n = len(sample)
+    dryrun.checkpoint("train_on_sample")
     for epoch in range(1, epochs + 1):
         order = torch.from_numpy(rng.permutation(n))
         total = 0.0

@@ -27,14 +27,16 @@ batch of 8-16 settings costs about what one does, 10^7 steps take well under a s
 **The slow manifold** (our derivation, not the paper's). ``delta`` relaxes at rate
 ``eta D s2`` per step, fast next to the attention, so it sits at its fixed point for the
 current ``e``, ``C1 = p / s2``. There ``dg/dt = eta v u / (K (K + x u)^2)`` with ``u = e^2``,
-which integrates in closed form (:func:`slow_manifold_time`); the excess loss is
-``D v x u / (2K (K + x u))``. Hence, for ``T -> infinity``,
+which integrates in closed form; the excess loss is ``D v x u / (2K (K + x u))``. Hence, for
+``T -> infinity``,
 
     T (L - L_opt) -> D (D - K) K / (4 eta),   ||S - S*||_F ~ D sqrt((D-K) / (2 eta v T)),
     ||W_V - V*||_F ~ (D - K) sqrt(K / (2 eta T)),
 
 the same powers of ``T``, ``eta``, ``K`` and ``||V*||_F`` as Theorem 3.1, but ``D^2`` where the
-theorem has ``D^4`` (and ``D^{3/2}``, ``D`` where it has ``D^{5/2}``, ``D^2``).
+theorem has ``D^4`` (and ``D^{3/2}``, ``D`` where it has ``D^{5/2}``, ``D^2``). These closed
+forms, the peak of ``C1``, ``T*`` and the phases of a run are in :mod:`tltlib.model.theory`
+(``slow_manifold_time``, ``peak_C1``, ``half_time``, ``asymptotic_*_constant``, ``phases``).
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from tltlib.core import dryrun
 from tltlib.core.errors import DivergenceError, StepSizeWarning
 from tltlib.core.history import History, log_steps
 from tltlib.core.validate import one_of, positive_int
@@ -256,6 +259,7 @@ def train_reduced(
     pad = (-n) % LANES
     padded = [np.concatenate([a, np.repeat(a[-1:], pad)]) for a in (D, K, eta, v)]
     half = 1.0 / (2.0 * padded[1])
+    dryrun.checkpoint("train_reduced")
     delta, gap, t_half, c1_max, t_c1 = _kernel()(*padded, np.ascontiguousarray(record), half)
     delta, gap = delta[:n], gap[:n]
     loss = metrics_from_state(delta, gap, D[:, None], K[:, None], v[:, None])["excess_loss"]
@@ -314,79 +318,3 @@ def for_teacher(teacher: Teacher, eta: float, steps: int, **kwargs) -> ReducedRu
         )
     return train_reduced(teacher.D, teacher.K, eta, value_norm2(teacher), steps, **kwargs)
 
-
-# --- closed forms on the slow manifold (our derivation) ---------------------------------------
-
-
-def slow_manifold_time(u, D, K, eta, v) -> np.ndarray:
-    """The step at which ``e^2 = u`` on the slow manifold (``u`` from 1 down to 0)."""
-    u = np.asarray(u, dtype=float)
-    x = np.asarray(D, dtype=float) - K
-
-    def F(w):
-        return K**2 / w - 2 * K * x * np.log(w) - x**2 * w
-
-    return K * (F(u) - F(1.0)) / (2.0 * eta * v)
-
-
-def slow_manifold_excess(u, D, K, v) -> np.ndarray:
-    """The excess loss on the slow manifold at ``e^2 = u``: ``D v x u / (2K (K + x u))``."""
-    u = np.asarray(u, dtype=float)
-    x = np.asarray(D, dtype=float) - K
-    return D * v * x * u / (2.0 * K * (K + x * u))
-
-
-def slow_manifold_C1(u, D, K) -> np.ndarray:
-    """``C1 = p / s2 = (K + x e) / (K + x e^2)`` on the slow manifold at ``e^2 = u``."""
-    e = np.sqrt(np.asarray(u, dtype=float))
-    x = np.asarray(D, dtype=float) - K
-    return (K + x * e) / (K + x * e * e)
-
-
-def peak_C1(D, K) -> np.ndarray:
-    """The largest ``C1`` on the slow manifold, ``sqrt(D/K) / (2 (1 - e))`` at
-    ``e = (sqrt(K D) - K)/(D - K)`` (for ``D > 4K/3``; 1 otherwise)."""
-    D, K = np.asarray(D, dtype=float), np.asarray(K, dtype=float)
-    e = (np.sqrt(K * D) - K) / (D - K)
-    return np.maximum(np.sqrt(D / K) / (2.0 * (1.0 - e)), 1.0)
-
-
-def half_time(D, K, eta, v) -> np.ndarray:
-    """``T*`` measured as the step where ``p`` reaches ``1/(2K)`` on the slow manifold:
-    ``K (x^2 + 2 K x log(x/K) - K^2) / (eta v)`` with ``x = D - K`` (0 when ``D <= 2K``)."""
-    D, K = np.asarray(D, dtype=float), np.asarray(K, dtype=float)
-    x = D - K
-    with np.errstate(divide="ignore", invalid="ignore"):
-        t = K * (x**2 + 2 * K * x * np.log(x / K) - K**2) / (eta * v)
-    return np.where(x > K, t, 0.0)
-
-
-def asymptotic_excess_constant(D, K, eta) -> np.ndarray:
-    """``lim T (L - L_opt) = D (D - K) K / (4 eta)`` (Theorem 3.1 (iii) has ``K D^4 / eta``)."""
-    D = np.asarray(D, dtype=float)
-    return D * (D - K) * K / (4.0 * eta)
-
-
-def asymptotic_S_error_constant(D, K, eta, v) -> np.ndarray:
-    """``lim sqrt(T) ||S - S*||_F = D sqrt((D - K) / (2 eta v))`` (theorem: ``D^{5/2}/sqrt(eta v)``)."""
-    D = np.asarray(D, dtype=float)
-    return D * np.sqrt((D - K) / (2.0 * eta * v))
-
-
-def asymptotic_WV_error_constant(D, K, eta) -> np.ndarray:
-    """``lim sqrt(T) ||W_V - V*||_F = (D - K) sqrt(K / (2 eta))`` (theorem: ``D^2 sqrt(K/eta)``)."""
-    D = np.asarray(D, dtype=float)
-    return (D - K) * np.sqrt(K / (2.0 * eta))
-
-
-def phases(run: ReducedRun, i: int = 0) -> dict[str, int]:
-    """The three phases of setting ``i``: value learning ends when ``C1`` first reaches 1/2
-    (the attention is still uniform), attention learning when ``p`` reaches ``1/(2K)``
-    (``T*``); after that the ``1/T`` tail. Also the step of the peak of ``C1``."""
-    t, C1 = run.steps, run["C1"][i]
-    reached = np.nonzero(C1 >= 0.5)[0]
-    return {
-        "value_learned": int(t[reached[0]]) if len(reached) else -1,
-        "attention_learned": int(run.t_half[i]),
-        "C1_peak": int(run.t_C1_max[i]),
-    }
