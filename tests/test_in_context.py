@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import torch
 
+from tltlib.core import dryrun
 from tltlib.core.errors import DivergenceError
 from tltlib.recall import model as ic
 from tltlib.recall import task as rt
@@ -204,6 +205,24 @@ def test_divergence_names_eta():
     # matrices) overflow float64 only for eta above ~1e154
     with pytest.raises(DivergenceError, match="eta=1e\\+160"):
         ic.train_fresh(ic.RecallTransformer(task, "origin", "linear"), 1e160, 6, batch=8)
+
+
+def test_trainers_check_their_arguments_then_stop_a_dry_run():
+    task = RecallTask(**SMALL, alpha=0.5)
+    model = ic.RecallTransformer(task, "origin", "linear")
+    before = [p.detach().clone() for p in model.parameters()]
+    sample = task.sample(16, 0, "dry")
+    with dryrun.dry_run():
+        with pytest.raises(ValueError, match="eta must be a finite number > 0"):
+            ic.train_fresh(model, -0.1, 5, batch=8)
+        with pytest.raises(dryrun.DryRunStop, match="train_fresh"):
+            ic.train_fresh(model, 0.1, 5, batch=8)
+        with pytest.raises(ValueError, match="batch must be <= the sample size 16"):
+            ic.train_on_sample(model, sample, 0.1, 2, batch=32)
+        with pytest.raises(dryrun.DryRunStop, match="train_on_sample"):
+            ic.train_on_sample(model, sample, 0.1, 2, batch=8)
+    assert all(torch.equal(a, b) for a, b in zip(before, model.parameters(), strict=True))
+    assert ic.train_fresh(model, 0.1, 2, batch=8).history.steps[-1] == 2  # outside: a real run
 
 
 def test_finite_sample_needs_both_labels():

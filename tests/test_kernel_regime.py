@@ -7,6 +7,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from tltlib.core import dryrun
 from tltlib.core.errors import DivergenceError
 from tltlib.kernel import experiments as kx
 from tltlib.kernel import recurrent
@@ -181,6 +182,58 @@ def test_training_stays_in_the_ball_and_lowers_the_loss(X, teacher):
     assert len(run.val_loss) == 200 and set(run.grad_norms) == {"W", "U", "c"}
     with pytest.raises(DivergenceError, match="eta=10000"):
         train_projected_gd(ShallowTransformer.paired(5, 16, seed=6), X, 1e4 * y, 50, 1e4, None)
+
+
+def test_trainer_checks_its_arguments_then_stops_a_dry_run(X, teacher):
+    y = teacher(X)
+    model = ShallowTransformer.paired(5, 8, seed=6)
+    before = [p.detach().clone() for p in model.parameters()]
+    with dryrun.dry_run():
+        with pytest.raises(ValueError, match="steps must be an integer >= 1"):
+            train_projected_gd(model, X, y, 0, 0.1, 3.0)
+        with pytest.raises(dryrun.DryRunStop, match="train_projected_gd"):
+            train_projected_gd(model, X, y, 5, 0.1, 3.0)
+        with pytest.raises(dryrun.DryRunStop, match="train_projected_gd"):  # the IndRNN too
+            recurrent.compare_on_lags([3], 60, 4, 10, 0.05, seed=0)
+    assert all(torch.equal(a, b) for a, b in zip(before, model.parameters(), strict=True))
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda: kx.check_width_parameters(0.0, 3.0, [8], [8]), "rho must be a finite number > 0"),
+        (lambda: kx.check_width_parameters(3.0, -1, [8], [8]), "nu must be a finite number > 0"),
+        (lambda: kx.check_width_parameters(3.0, 3.0, [8, 9], [8]), "m must be an even integer"),
+        (lambda: kx.check_width_parameters(3.0, 3.0, [8], [0]), "m must be an even integer"),
+        (
+            lambda: kx.check_length_parameters(3.0, 3.0, 7, 8, [4], [4]),
+            "m must be an even integer",
+        ),
+        (
+            lambda: kx.check_length_parameters(3.0, 3.0, 8, 8, [4, 0], [4]),
+            "T must be an integer >= 1, got 0",
+        ),
+        (
+            lambda: kx.check_length_parameters(3.0, 3.0, 8, 8, [4], [2.5]),
+            "L must be an integer >= 1, got 2.5",
+        ),
+    ],
+)
+def test_chapter_parameter_checks_name_the_parameter(call, message):
+    with pytest.raises(ValueError, match=message):
+        call()
+
+
+def test_chapter_parameter_checks_return_the_checked_values():
+    assert kx.check_width_parameters(3, 2.5, [8, 32], [np.int64(8)]) == (3.0, 2.5, [8, 32], [8])
+    assert kx.check_length_parameters(3.0, 3.0, 8, 4, [4, 16], [1]) == (
+        3.0,
+        3.0,
+        8,
+        4,
+        [4, 16],
+        [1],
+    )
 
 
 def test_width_sweep_and_split(X, teacher):

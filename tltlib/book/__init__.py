@@ -1,1 +1,8 @@
-"""book."""
+"""The book's tooling: it drives chapters and never imports a trainer.
+
+``runner`` (``python -m tltlib run``: a chapter through papermill with other parameters),
+``sweep`` (``python -m tltlib sweep``: grids of runs, cached, parallel or on Dask), ``report``
+(``python -m tltlib report`` and the reproduction-report page) and ``sphinx`` (the hooks of
+the book build, named in ``_config.yml``). Each command module has ``add_subcommand``. The
+modules are not imported here: a chapter that reads the report should not load papermill.
+"""

@@ -125,8 +125,10 @@ def build_points(
 def dry_run(
     chapter: Path, points: list[dict[str, Any]], seconds: float = DRY_RUN_SECONDS
 ) -> list[str | None]:
-    """Execute the chapter's cells for each point, with every trainer cut to one step and
-    execution stopped at the first training call; one error message (or ``None``) per point.
+    """Execute the chapter's cells for each point in a dry run (:mod:`tltlib.core.dryrun`):
+    the first trainer called stops at its checkpoint once it has checked its arguments, and a
+    point that takes longer than ``seconds`` is taken as valid. One error message (or
+    ``None``) per point.
 
     Runs in a fresh interpreter, so that the chapter's imports and plotting style stay out
     of this one.

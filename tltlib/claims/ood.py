@@ -35,9 +35,8 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from tltlib.claims.training import late_slope
 from tltlib.core.checks import Check, CheckLog
-from tltlib.core.fits import SlopeFit, loglog_slope
+from tltlib.core.fits import late_slope, loglog_slope
 from tltlib.core.validate import one_of, positive_int
 from tltlib.model.data import (
     ANISOTROPY,

@@ -17,7 +17,7 @@ import numpy as np
 
 from tltlib.core.checks import Check, CheckLog
 from tltlib.core.errors import StepSizeWarning
-from tltlib.claims.training import late_slope
+from tltlib.core.fits import late_slope
 from tltlib.model.theory import asymptotic_excess_constant, half_time, peak_C1
 from tltlib.train.reduced import ReducedRun, stability_bound, train_reduced
 

@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from tltlib.claims.training import late_slope
+from tltlib.core.fits import late_slope
 from tltlib.core.history import Run
 from tltlib.core.validate import in_range, positive_float, positive_int
 from tltlib.model.data import sample_inputs

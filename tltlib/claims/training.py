@@ -12,7 +12,7 @@ import numpy as np
 import torch
 
 from tltlib.core.checks import Check, CheckLog
-from tltlib.core.fits import SlopeFit, loglog_slope
+from tltlib.core.fits import late_slope, late_start, loglog_slope
 from tltlib.core.history import Run
 from tltlib.model.losses import excess_loss, monte_carlo_excess_loss
 from tltlib.model.metrics import cosine
@@ -23,19 +23,10 @@ from tltlib.train.reference import gradient_at_zero
 
 
 def late_window(run: Run, fraction: float = 0.25) -> tuple[int, int]:
-    """The last part of training, ``[fraction * T, T]``, where the slopes are fitted: its first
-    step is ``max(1, int(fraction * T))``."""
-    T = int(run.history.steps[-1])
-    return max(1, int(fraction * T)), T
-
-
-def late_slope(steps, values, fraction: float = 0.25) -> SlopeFit:
-    """:func:`~tltlib.core.fits.loglog_slope` of ``values`` against ``steps`` over the late
-    window ``[fraction * T, T]`` (``T = steps[-1]``; the window of :func:`late_window`). Every
-    late slope of the claims (training runs, Figure 2, the reduced dynamics, OOD) is this one."""
-    steps, values = np.asarray(steps), np.asarray(values)
-    keep = steps >= max(1, int(fraction * int(steps[-1])))
-    return loglog_slope(steps[keep], values[keep])
+    """The last part of training, ``[fraction * T, T]``, where the slopes are fitted (its first
+    step is :func:`tltlib.core.fits.late_start`; :func:`tltlib.core.fits.late_slope` fits it)."""
+    T = run.history.steps[-1]
+    return late_start(T, fraction), T
 
 
 def rate(
@@ -150,9 +141,7 @@ def lemma_d2(log: CheckLog, run: Run, tolerance: float = 1e-8) -> tuple[Check, C
     return a, b
 
 
-def overshoot(
-    log: CheckLog, run: Run, height_tolerance: float | None = None
-) -> tuple[Check, ...]:
+def overshoot(log: CheckLog, run: Run, height_tolerance: float | None = None) -> tuple[Check, ...]:
     """``C1 = ||W_V|| / ||V*||`` rises above 1 (compensating leaked attention), then decays.
 
     With ``height_tolerance`` a second check: how high it peaks. Lemma D.2 keeps ``S`` two-valued
@@ -163,29 +152,26 @@ def overshoot(
     """
     ratio = run.history["norm_ratio"]
     peak = float(ratio.max())
-    checks = (
-        log.at_least(
-            "C1_overshoot",
-            "Theorem 3.1 (ii) sign: C1(t) overshoots 1 before T*",
-            peak,
-            1.0,
-            C1_final=float(ratio[-1]),
-        ),
+    overshot = log.at_least(
+        "C1_overshoot",
+        "Theorem 3.1 (ii) sign: C1(t) overshoots 1 before T*",
+        peak,
+        1.0,
+        C1_final=float(ratio[-1]),
     )
     if height_tolerance is None:
-        return checks
+        return (overshot,)
     predicted = float(peak_C1(run.teacher.D, run.teacher.K))
-    return checks + (
-        log.close_to(
-            "C1_peak",
-            "Lemma D.2: C1 follows its optimum, so max_t C1 = (1 + √(D/K))/2 (measured / predicted)",
-            peak / predicted,
-            1.0,
-            height_tolerance,
-            peak=peak,
-            predicted=predicted,
-        ),
+    height = log.close_to(
+        "C1_peak",
+        "Lemma D.2: C1 follows its optimum, so max_t C1 = (1 + √(D/K))/2 (measured / predicted)",
+        peak / predicted,
+        1.0,
+        height_tolerance,
+        peak=peak,
+        predicted=predicted,
     )
+    return overshot, height
 
 
 def exact_summary(run: Run) -> dict[str, float]:

@@ -1,1 +1,13 @@
-"""kernel."""
+"""arXiv 2601.16514 (Arda, Cayci & Eryilmaz): a shallow multi-head transformer trained by
+projected gradient descent in the kernel regime.
+
+``model`` (the transformer, its paired initialisation, projected GD), ``transport`` (the
+transport-map teacher and its random-feature estimates), ``recurrent`` (the IndRNN baseline on
+AR(L) series), ``experiments`` (sweeps over width, sample size and sequence length; the
+chapters' parameter checks), ``claims`` (the measured checks) and ``figures``. The room uses
+:mod:`tltlib.core` and :mod:`tltlib.model` only, never the main paper's trainers or claims.
+"""
+
+from . import claims, experiments, figures, model, recurrent, transport
+
+__all__ = ["claims", "experiments", "figures", "model", "recurrent", "transport"]

@@ -208,3 +208,106 @@ def slope_at_most(
     return log.at_most(
         name, claim, fit.slope, bound, stderr=fit.stderr, x=list(x), values=mean.tolist()
     )
+
+
+# --- the chapters' checks, with their claims ---------------------------------------------------
+
+
+def width_error_slopes(
+    log: CheckLog, widths: Sequence[int], lin_err: np.ndarray, approx_err: np.ndarray
+) -> None:
+    """Chapter 09a: the linearisation and the random-feature error (widths x seeds) both fall
+    like ``m^(-1/2)`` (log-log slope ``-1/2 +- 0.15``)."""
+    width_slope(
+        log, "linearisation_slope", f"{SOURCE}: linearisation error ~ m^(-1/2)", widths, lin_err
+    )
+    width_slope(
+        log,
+        "approximation_slope",
+        f"{SOURCE}: random-feature error (sup over n) ~ m^(-1/2)",
+        widths,
+        approx_err,
+    )
+
+
+def training_width_checks(
+    log: CheckLog,
+    train_widths: Sequence[int],
+    sweep: dict[str, np.ndarray],
+    max_ratio: float = 0.95,
+    expected: float = -0.4,
+    tolerance: float = 0.3,
+) -> None:
+    """Chapter 09a: the minimum training loss of :func:`tltlib.kernel.experiments.width_sweep`
+    (``sweep["rel_train"]``, widths x seeds) falls with every wider network (the largest ratio
+    of consecutive seed means is at most ``max_ratio``), with a log-log slope against the width
+    in ``expected +- tolerance``."""
+    rel_train = np.asarray(sweep["rel_train"], dtype=float)
+    decreasing(
+        log,
+        "train_loss_decreasing",
+        f"{SOURCE}: min training loss falls with the width (largest ratio)",
+        rel_train.mean(axis=1),
+        max_ratio,
+    )
+    low, high = expected - tolerance, expected + tolerance
+    width_slope(
+        log,
+        "train_loss_width_slope",
+        f"{SOURCE}: min training loss vs width, slope in [{low:g}, {high:g}]",
+        train_widths,
+        rel_train,
+        expected=expected,
+        tolerance=tolerance,
+    )
+
+
+def sequence_length_checks(
+    log: CheckLog,
+    T_values: Sequence[int],
+    sweep: dict[str, np.ndarray],
+    max_ratio: float = 1.2,
+    max_slope: float = 0.25,
+) -> None:
+    """Chapter 09b, on :func:`tltlib.kernel.experiments.sequence_length_sweep` (lengths x
+    seeds): the Jacobian norm stays below its ``T``-free bound and does not grow with ``T``
+    (ratio of the largest to the smallest ``T`` at most ``max_ratio``), the step size is
+    admissible, the optimisation error does not grow with ``T`` (log-log slope at most
+    ``max_slope``) and the minimum training loss is below the ``T``-free guarantee."""
+    below(
+        log,
+        "jacobian_below_bound",
+        f"{SOURCE}: max_j ‖grad f‖ <= T-free bound (init and end, every T)",
+        np.concatenate([sweep["J_init"], sweep["J_end"]]),
+        np.concatenate([sweep["J_bound"], sweep["J_bound"]]),
+    )
+    not_growing(
+        log,
+        "jacobian_T_ratio",
+        f"{SOURCE}: Jacobian norm does not grow with T (ratio T_max / T_min)",
+        T_values,
+        sweep["J_init"],
+        max_ratio,
+    )
+    below(
+        log,
+        "step_size_admissible",
+        "Beck & Teboulle 2009: eta <= 1/beta, beta = 2 max ‖grad f‖^2",
+        sweep["eta_beta"],
+        np.ones_like(sweep["eta_beta"]),
+    )
+    slope_at_most(
+        log,
+        "loss_T_slope",
+        f"{SOURCE}: optimisation error does not grow with T (log-log slope)",
+        T_values,
+        sweep["rel_train"],
+        max_slope,
+    )
+    below(
+        log,
+        "loss_below_guarantee",
+        f"{SOURCE}: min training loss <= T-free guarantee (every T)",
+        sweep["min_train"],
+        sweep["approx_loss"] + sweep["opt_term"],
+    )

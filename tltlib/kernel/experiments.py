@@ -16,6 +16,7 @@ from tltlib.core.validate import in_range, positive_int
 from tltlib.kernel.claims import optimisation_term
 from tltlib.kernel.model import (
     ShallowTransformer,
+    even_width,
     linearisation_error,
     radius,
     step_size,
@@ -38,6 +39,37 @@ def linearisation_errors(
             model = ShallowTransformer.paired(d, m, seed, f"linearisation-init-{m}-{j}")
             out[i, j] = linearisation_error(model, X, rho)
     return out
+
+
+def check_width_parameters(
+    rho: object, nu: object, widths: list, train_widths: list
+) -> tuple[float, float, list[int], list[int]]:
+    """Chapter 09a's parameters, checked and returned: the radii ``rho`` and ``nu`` (finite
+    numbers ``> 0``) and every entry of ``widths`` and ``train_widths`` (an even integer
+    ``>= 2``); raises ``ValueError`` naming the first one that is not allowed."""
+    return (
+        radius(rho),
+        radius(nu, "nu"),
+        [even_width(m) for m in widths],
+        [even_width(m) for m in train_widths],
+    )
+
+
+def check_length_parameters(
+    rho: object, nu: object, m: object, ar_m: object, T_values: list, lags: list
+) -> tuple[float, float, int, int, list[int], list[int]]:
+    """Chapter 09b's parameters, checked and returned: the radii ``rho`` and ``nu`` (finite
+    numbers ``> 0``), the widths ``m`` and ``ar_m`` (even integers ``>= 2``), every sequence
+    length ``T`` of ``T_values`` and every lag ``L`` of ``lags`` (integers ``>= 1``); raises
+    ``ValueError`` naming the first one that is not allowed."""
+    return (
+        radius(rho),
+        radius(nu, "nu"),
+        even_width(m),
+        even_width(ar_m),
+        [positive_int("T", T) for T in T_values],
+        [positive_int("L", L) for L in lags],
+    )
 
 
 @dataclass

@@ -67,7 +67,6 @@ def eta_stability_bound(teacher: Teacher) -> float:
     return 2.0 / (c * float((teacher.S_star**2).sum()))
 
 
-
 def warn_if_unstable(teacher: Teacher, eta: float) -> None:
     """Warn when ``eta`` exceeds the stability bound of the value block at the optimum.
 
@@ -83,7 +82,6 @@ def warn_if_unstable(teacher: Teacher, eta: float) -> None:
             StepSizeWarning,
             stacklevel=3,
         )
-
 
 
 def divergence_message(teacher: Teacher, eta: float, step: int, loss: float) -> str:

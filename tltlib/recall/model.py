@@ -341,9 +341,9 @@ def train_on_sample(
     rng = numpy_rng(seed, "recall-shuffle")
     params = model.parameters()
     history = History()
+    dryrun.checkpoint("train_on_sample")
     history.append(0, _record(model, evals, {}))
     n = len(sample)
-    dryrun.checkpoint("train_on_sample")
     for epoch in range(1, epochs + 1):
         order = torch.from_numpy(rng.permutation(n))
         total = 0.0

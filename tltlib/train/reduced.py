@@ -317,4 +317,3 @@ def for_teacher(teacher: Teacher, eta: float, steps: int, **kwargs) -> ReducedRu
             f"activation={teacher.activation.name!r}"
         )
     return train_reduced(teacher.D, teacher.K, eta, value_norm2(teacher), steps, **kwargs)
-
