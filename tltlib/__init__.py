@@ -11,7 +11,7 @@ The package is a house of rooms; each is a subpackage with a docstring naming wh
                  data set, the full transformer, the reduced dynamics (compiled), plain references
       examples/  the teachers in their natural form: cnn, gcn, selection, groupsparse, digits,
                  and training the CNN teacher
-      claims/    the paper's measured claims, by theme: training, overshoot, scaling, ood, sets
+      claims/    the paper's measured claims, by theme: training (with the overshoot), scaling, ood, sets
                  (Figure 2), images, full (Figure 1)
       figures/   every plot of the main paper's chapters
       kernel/    arXiv 2601.16514: model, transport teacher, recurrent baseline, experiments,
