@@ -1,14 +1,13 @@
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
 from tltlib.book import runner
 from tltlib.book.runner import ParameterError
+from tltlib.core.paths import ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
 CH01 = ROOT / "chapters" / "01-cnn-average-pooling.md"
 
 

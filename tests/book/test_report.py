@@ -15,8 +15,7 @@ from tltlib.__main__ import main
 from tltlib.book import report
 from tltlib.book import sphinx as book
 from tltlib.core.checks import ENV_VAR, RECORDS_DIR_VAR, CheckLog, default_records_dir
-
-ROOT = Path(__file__).resolve().parent.parent
+from tltlib.core.paths import ROOT
 
 CHAPTER = myst_chapter(
     """(ch-{stem})=

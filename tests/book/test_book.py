@@ -6,15 +6,14 @@ them), and gives every figure a caption and a label (cell metadata ``mystnb.figu
 """
 
 import re
-from pathlib import Path
 
 import jupytext
 import pytest
 import yaml
 
 from tltlib.book import report
+from tltlib.core.paths import ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
 CHAPTERS = report.toc_chapters(ROOT)
 
 

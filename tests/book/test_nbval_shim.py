@@ -1,12 +1,12 @@
 """The conftest.py shim lets ``pytest --nbval`` collect and execute MyST chapters."""
 
 import shutil
-from pathlib import Path
 
 import pytest
 from myst_text import myst_chapter
 
-ROOT = Path(__file__).resolve().parent.parent
+from tltlib.core.paths import ROOT
+
 pytest_plugins = ["pytester"]
 
 NOTEBOOK = myst_chapter(

@@ -17,10 +17,10 @@ import pytest
 from test_binder import binder_url
 
 from tltlib.book import report
+from tltlib.core.paths import ROOT
 
 pytestmark = pytest.mark.book
 
-ROOT = Path(__file__).resolve().parent.parent
 HTML = ROOT / "_build" / "html"
 # see .library/env/machines/python.md: without the networking flags Chromium keeps trying to
 # reach Google's hosts, which this machine's closed network refuses

@@ -23,8 +23,8 @@ import yaml
 from packaging.requirements import Requirement
 
 from tltlib.book import report
+from tltlib.core.paths import ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
 BINDER = ROOT / "binder"
 HTML = ROOT / "_build" / "html"
 CPU_INDEX = "https://download.pytorch.org/whl/cpu"

@@ -8,15 +8,13 @@ import csv
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 from myst_text import myst_chapter
 
 from tltlib.book import sweep
 from tltlib.book.runner import ParameterError
-
-ROOT = Path(__file__).resolve().parent.parent
+from tltlib.core.paths import ROOT
 
 TINY = myst_chapter(
     """# A tiny chapter for the sweep tests

@@ -8,11 +8,10 @@
 
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+from tltlib.core.paths import ROOT
 
 CASES = [
     ("01", ("-p", "D", "0"), "D must be an integer >= 2, got 0"),
