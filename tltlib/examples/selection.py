@@ -33,7 +33,7 @@ from tltlib.examples.gcn import OutsideTarget
 from tltlib.model.metrics import measure
 from tltlib.model.student import PositionOnlyTransformer, column_softmax_backward
 from tltlib.model.teachers import DTYPE, Teacher, selection_scores
-from tltlib.model.theory import divergence_message, warn_if_unstable
+from tltlib.model.theory import diverged, warn_if_unstable
 
 VARIANTS = ("fixed", "per_sample")
 
@@ -209,12 +209,7 @@ def train_selection(
         return 0.5 * float((R * R).sum()) / N
 
     history = run_loop(
-        "train_selection",
-        steps,
-        record,
-        step,
-        snapshot,
-        lambda t, loss: divergence_message(fixed_teacher, eta, t, loss),
+        "train_selection", steps, record, step, snapshot, diverged(fixed_teacher, eta)
     )
     settings = dict(
         trainer="online-selection",

@@ -15,6 +15,7 @@ and the constants of the ``1/T`` and ``1/sqrt(T)`` tails (``asymptotic_*_constan
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 
 import numpy as np
 import torch
@@ -92,6 +93,12 @@ def divergence_message(teacher: Teacher, eta: float, step: int, loss: float) -> 
         f"near the optimum the value block is stable only for eta < 2/(E[sigma'^2] ||S*||_F^2) = "
         f"{eta_stability_bound(teacher):.3g}. Use a smaller eta."
     )
+
+
+def diverged(teacher: Teacher, eta: float) -> Callable[[int, float], str]:
+    """The divergence message of a trainer of ``teacher`` at step size ``eta``, as
+    :func:`tltlib.core.loop.run_loop` asks for it."""
+    return lambda step, loss: divergence_message(teacher, eta, step, loss)
 
 
 def check_finite(loss: float | torch.Tensor, limit: float) -> bool:

@@ -17,7 +17,7 @@ from tltlib.core.seeding import generator
 from tltlib.core.validate import positive_float, positive_int
 from tltlib.model.full import FullTransformer, block_changes
 from tltlib.model.teachers import DTYPE, Teacher
-from tltlib.model.theory import divergence_message
+from tltlib.model.theory import diverged
 
 
 @dataclass
@@ -81,12 +81,7 @@ def train_full(
         return float(loss.detach())
 
     history = run_loop(
-        "train_full",
-        steps,
-        log_steps(steps, per_decade),
-        step,
-        snapshot,
-        lambda t, loss: divergence_message(teacher, eta, t, loss),
+        "train_full", steps, log_steps(steps, per_decade), step, snapshot, diverged(teacher, eta)
     )
     model.W_V, model.W_KQ = W_V.detach().clone(), W_KQ.detach().clone()
     settings = dict(

@@ -48,7 +48,7 @@ from tltlib.model.student import (
     column_softmax_backward,
 )
 from tltlib.model.teachers import Teacher
-from tltlib.model.theory import divergence_message, warn_if_unstable
+from tltlib.model.theory import diverged, warn_if_unstable
 
 #: steps between two divergence checks (the loss is only summed then)
 CHECK_EVERY = 16
@@ -276,14 +276,7 @@ def train_online(
         work.update(lr_value, lr_logits)
         return loss
 
-    history = run_loop(
-        "train_online",
-        steps,
-        record,
-        step,
-        snapshot,
-        lambda t, loss: divergence_message(teacher, eta, t, loss),
-    )
+    history = run_loop("train_online", steps, record, step, snapshot, diverged(teacher, eta))
     settings = dict(
         trainer="online",
         eta=eta,

@@ -27,7 +27,7 @@ from tltlib.core.validate import positive_float, positive_int
 from tltlib.model.metrics import Metric, measure
 from tltlib.model.student import PositionOnlyTransformer
 from tltlib.model.teachers import Teacher
-from tltlib.model.theory import divergence_message, warn_if_unstable
+from tltlib.model.theory import diverged, warn_if_unstable
 
 
 def _softmax_cols(A: np.ndarray) -> np.ndarray:
@@ -113,7 +113,7 @@ def train_population(
             record,
             step,
             snapshot,
-            lambda t, loss: divergence_message(teacher, eta, t, loss),
+            diverged(teacher, eta),
             limit=1e6 * (base + 1.0),
         )
     settings = dict(trainer="population", eta=eta, steps=steps, encoding=encoding, seed=seed)
