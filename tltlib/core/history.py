@@ -22,7 +22,6 @@ def log_steps(steps: int, per_decade: int = 20) -> np.ndarray:
     return np.unique(np.concatenate([[0], grid, [steps]]))
 
 
-
 @dataclass
 class History:
     """Metrics recorded during training: ``history["excess_loss"]`` is an array over ``steps``."""
@@ -59,7 +58,6 @@ class History:
 
     def to_dict(self) -> dict[str, list]:
         return {"step": list(self.steps), **{k: list(v) for k, v in self.values.items()}}
-
 
 
 @dataclass

@@ -40,8 +40,6 @@ def measure(student: PositionOnlyTransformer, teacher: Teacher) -> dict[str, flo
     }
 
 
-
-
 Metric = Callable[[PositionOnlyTransformer], float]
 
 

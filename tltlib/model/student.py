@@ -34,6 +34,7 @@ def check_blocks(train_blocks: Sequence[str]) -> list[str]:
         )
     return list(train_blocks)
 
+
 def column_softmax(A: torch.Tensor) -> torch.Tensor:
     """Softmax of every column of ``A`` (each column of the result sums to one)."""
     return torch.softmax(A, dim=-2)
