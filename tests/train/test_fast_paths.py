@@ -1,6 +1,6 @@
 """The fast paths of the trainers compute what the plain ones compute.
 
-``tests/test_trainers.py`` checks the trainers against :mod:`tltlib.train.reference` at one size;
+``tests/train/test_trainers.py`` checks the trainers against :mod:`tltlib.train.reference` at one size;
 these tests cover the branches of the fast paths: both orders of the matrix products, the
 draws into reused buffers, the activations' derivative at zero, frozen blocks.
 """

@@ -82,7 +82,7 @@ def test_a_setting_gives_the_same_numbers_alone_and_in_a_batch():
 
 
 def test_edge_of_stability_and_divergence(small_teacher):
-    # the reduced version of tests/test_trainers.py::test_large_eta_stalls_at_the_edge_of_stability
+    # the reduced version of tests/train/test_trainers.py::test_large_eta_stalls_at_the_edge_of_stability
     with pytest.warns(StepSizeWarning, match="exceeds 2K/D"):
         run = reduced.for_teacher(small_teacher, 1.5, 20000, record=[20000])
     assert run.final("S_fro2")[0] == pytest.approx(2 / 1.5, rel=1e-2)

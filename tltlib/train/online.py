@@ -12,8 +12,8 @@ the logits ``A = P^T W_KQ P / sqrt(D)`` by ``-(eta/D) grad_A``, which is exactly
 on ``W_KQ`` for any orthogonal ``P``; ``W_KQ`` is rebuilt at every recorded step.
 With ``sigma'(0) = 1`` (see :mod:`tltlib.model.activations`) ReLU students leave zero.
 
-How the step is made fast (``benchmarks/`` measures it; ``tests/test_trainers.py`` and
-``tests/test_fast_paths.py`` check that it still follows :func:`tltlib.train.reference.online_gd`
+How the step is made fast (``benchmarks/`` measures it; ``tests/train/test_trainers.py`` and
+``tests/train/test_fast_paths.py`` check that it still follows :func:`tltlib.train.reference.online_gd`
 step for step in float64, with the same random numbers):
 
 * the batch goes through four or five matrix products on preallocated buffers
