@@ -18,7 +18,6 @@ import warnings
 from collections.abc import Callable
 
 import numpy as np
-import torch
 
 from tltlib.core.errors import StepSizeWarning
 from tltlib.core.validate import positive_float, positive_int
@@ -99,12 +98,6 @@ def diverged(teacher: Teacher, eta: float) -> Callable[[int, float], str]:
     """The divergence message of a trainer of ``teacher`` at step size ``eta``, as
     :func:`tltlib.core.loop.run_loop` asks for it."""
     return lambda step, loss: divergence_message(teacher, eta, step, loss)
-
-
-def check_finite(loss: float | torch.Tensor, limit: float) -> bool:
-    """True if ``loss`` is finite and below ``limit``."""
-    loss = float(loss)
-    return loss == loss and loss < limit
 
 
 # --- closed forms on the slow manifold of the reduced dynamics (our derivation) -------------
