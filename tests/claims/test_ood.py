@@ -114,7 +114,7 @@ def test_ood_rejects_bad_input(teacher, long_run):
 
 
 def test_figure2_runs_draw_and_checks_can_fail():
-    runs = figure2.run_sets(300, 0.3, sets=(3, 6), batch=20, n_ood=20, per_decade=5)
+    runs = figure2.run_sets(300, 0.3, sets=(3, 6), batch=20, n_ood=20, record=5)
     fig = figure_sets.draw(runs)
     assert len(fig.axes) == 3 and len(fig.axes[1].lines) == 2
     assert set(runs) == {"GCN-ReLU", "GSLP"}

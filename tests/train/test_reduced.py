@@ -102,7 +102,7 @@ def test_edge_of_stability_and_divergence(small_teacher):
         (dict(v=float("nan")), "v must hold finite numbers > 0"),
         (dict(steps=0), "steps must be an integer >= 1"),
         (dict(on_divergence="ignore"), "on_divergence must be one of"),
-        (dict(record=[5, 3]), "record must be increasing"),
+        (dict(record=[5, 3]), "increasing steps"),
     ],
 )
 def test_reduced_rejects_bad_input(kwargs, match):
@@ -137,7 +137,7 @@ def test_closed_form_checks_fail_on_a_short_run_or_wrong_setting(long_run):
 
 def test_exponent_checks_reject_the_theorems_power_of_D():
     g = scaling.grid(D=[12, 20, 36], K=[2, 4], eta=[0.05, 0.1], v=[4.0, 16.0])
-    run = reduced.train_reduced(g["D"], g["K"], g["eta"], g["v"], 2_000_000, per_decade=5)
+    run = reduced.train_reduced(g["D"], g["K"], g["eta"], g["v"], 2_000_000, record=5)
     fit = scaling.power_law_fit(scaling.prefactors(run)["T_excess"], g)
     closed = scaling.power_law_fit(theory.asymptotic_excess_constant(g["D"], g["K"], g["eta"]), g)
     ours = scaling.exponent_checks(

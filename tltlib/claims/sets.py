@@ -42,7 +42,7 @@ def run_sets(
     seed: int = 0,
     d: int = 10,
     M: int = 8,
-    per_decade: int = 20,
+    record: int | Sequence[int] = 20,
 ) -> dict[str, Run]:
     """Online GD (the paper's experiments) on every set, each at :func:`set_step_size`."""
     steps = positive_int("steps", steps)
@@ -60,7 +60,7 @@ def run_sets(
             noise=noise,
             seed=seed,
             ood_inputs=X_ood,
-            per_decade=per_decade,
+            record=record,
         )
     return runs
 

@@ -4,11 +4,12 @@ teacher and the settings). Every trainer of the book returns a :class:`Run`."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import torch
 
 from tltlib.core.validate import positive_int
 
@@ -20,6 +21,42 @@ def log_steps(steps: int, per_decade: int = 20) -> np.ndarray:
     n = int(np.ceil(np.log10(steps) * per_decade)) + 1
     grid = np.unique(np.round(np.logspace(0, np.log10(steps), max(n, 2))).astype(np.int64))
     return np.unique(np.concatenate([[0], grid, [steps]]))
+
+
+def record_steps(steps: int, record: int | Iterable[int]) -> np.ndarray:
+    """The steps a trainer records: ``record`` marks per decade (:func:`log_steps`) when it is
+    an ``int``, else the steps themselves, increasing in ``[0, steps]``."""
+    if isinstance(record, (int, np.integer)):
+        return log_steps(steps, int(record))
+    marks = np.asarray(record, dtype=np.int64)
+    if marks.ndim != 1 or np.any(np.diff(marks) <= 0) or marks[0] < 0 or marks[-1] > steps:
+        raise ValueError(
+            f"record must be a number of marks per decade or increasing steps in "
+            f"[0, steps={steps}], got {record!r}"
+        )
+    return marks
+
+
+def call_settings(trainer: str, arguments: Mapping[str, Any], **extra: Any) -> dict[str, Any]:
+    """The settings a :class:`Run` keeps: ``trainer``, then the scalar arguments of the call
+    (``locals()`` at a trainer's top, after its checks) and ``extra``.
+
+    Numbers, strings and flags are kept, a dtype by its name, a sequence of names or indices as a
+    list;
+    models, tensors, arrays, mappings and ``record`` (what was recorded is in the history) are
+    left out.
+    """
+    out: dict[str, Any] = {"trainer": trainer}
+    for name, value in {**arguments, **extra}.items():
+        if name == "record":
+            continue
+        if isinstance(value, (bool, int, float, str)):
+            out[name] = value
+        elif isinstance(value, torch.dtype):
+            out[name] = str(value).replace("torch.", "")
+        elif isinstance(value, (tuple, list)) and all(isinstance(v, (str, int)) for v in value):
+            out[name] = list(value)
+    return out
 
 
 @dataclass

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable
 
 from tltlib.core import dryrun
 from tltlib.core.errors import DivergenceError
-from tltlib.core.history import History
+from tltlib.core.history import History, record_steps
 
 #: the default divergence threshold, relative to the first loss: ``1e6 (loss_0 + 1)``
 LIMIT_FACTOR = 1e6
@@ -25,7 +25,7 @@ LIMIT_FACTOR = 1e6
 def run_loop(
     trainer: str,
     steps: int,
-    record: Iterable[int],
+    record: int | Iterable[int],
     step: Callable[[int], float | None],
     snapshot: Callable[[], dict[str, float]],
     diverged: Callable[[int, float], str],
@@ -33,12 +33,13 @@ def run_loop(
     limit: float | None = None,
 ) -> History:
     """``steps`` calls of ``step(0), ..., step(steps - 1)``, with ``snapshot()`` recorded before
-    the step of each mark in ``record`` (a mark ``steps`` records the final state).
+    the step of each mark of ``record`` (see :func:`~tltlib.core.history.record_steps`; a mark
+    ``steps`` records the final state).
 
     ``diverged(t, loss)`` gives the message of the :class:`DivergenceError` raised when the
     loss returned at step ``t`` is not below ``limit``.
     """
-    marks = set(int(t) for t in record)
+    marks = set(record_steps(steps, record).tolist())
     history = History()
     dryrun.checkpoint(trainer)
     for t in range(steps + 1):

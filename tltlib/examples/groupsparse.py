@@ -14,6 +14,7 @@ analogue of the paper's squared loss, which sums over the output entries.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -21,7 +22,7 @@ import torch
 import torch.nn.functional as F
 
 from tltlib.core.checks import Check, CheckLog
-from tltlib.core.history import Run, log_steps
+from tltlib.core.history import Run, call_settings
 from tltlib.core.loop import run_loop
 from tltlib.core.seeding import generator
 from tltlib.core.validate import positive_float, positive_int
@@ -96,8 +97,7 @@ def train_logistic(
     n_eval: int = 2000,
     encoding: str = "random",
     dtype: torch.dtype = torch.float32,
-    per_decade: int = 20,
-    record: np.ndarray | None = None,
+    record: int | Sequence[int] = 20,
     train_blocks: tuple[str, ...] = ("value", "attention"),
 ) -> Run:
     """Online GD from zero on ``y = sign(<v*, x_{i*}>)`` with the logistic loss.
@@ -118,9 +118,9 @@ def train_logistic(
             f"train_blocks must be a non-empty subset of ('value', 'attention'), "
             f"got {train_blocks!r}"
         )
+    settings = call_settings("online-logistic", locals(), i_star=predictor.i_star)
     teacher = predictor.as_teacher()
     i_star, d, D, N = predictor.i_star, predictor.d, predictor.D, batch
-    record = log_steps(steps, per_decade) if record is None else np.asarray(record)
     X_eval = sample_inputs("gaussian", positive_int("n_eval", n_eval), d, D, seed, "eval")
     y_eval = predictor.labels(X_eval)
     student = PositionOnlyTransformer.for_teacher(teacher, encoding=encoding, seed=seed)
@@ -169,17 +169,6 @@ def train_logistic(
         snapshot,
         lambda t, _: f"logistic training diverged at step {t} with eta={eta:g}",
         limit=math.inf,
-    )
-    settings = dict(
-        trainer="online-logistic",
-        eta=eta,
-        steps=steps,
-        batch=batch,
-        seed=seed,
-        encoding=encoding,
-        i_star=i_star,
-        n_eval=n_eval,
-        train_blocks=list(train_blocks),
     )
     return Run(student, history, teacher, settings)
 

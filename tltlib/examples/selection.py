@@ -25,7 +25,7 @@ import numpy as np
 import torch
 
 from tltlib.core.checks import Check, CheckLog
-from tltlib.core.history import Run, log_steps
+from tltlib.core.history import Run, call_settings
 from tltlib.core.loop import run_loop
 from tltlib.core.seeding import generator
 from tltlib.core.validate import one_of, positive_float, positive_int
@@ -144,8 +144,7 @@ def train_selection(
     seed: int = 0,
     encoding: str = "random",
     dtype: torch.dtype = torch.float32,
-    per_decade: int = 20,
-    record: np.ndarray | None = None,
+    record: int | Sequence[int] = 20,
 ) -> Run:
     """Online GD from zero on sparse token selection (identity activation, ``V* = I_d``).
 
@@ -169,7 +168,7 @@ def train_selection(
     batch = positive_int("batch", batch)
     noise = positive_float("noise", noise, allow_zero=True)
     warn_if_unstable(fixed_teacher, eta)
-    record = log_steps(steps, per_decade) if record is None else np.asarray(record)
+    settings = call_settings("online-selection", locals(), subset=list(check_subset(subset, D)))
 
     student = PositionOnlyTransformer.for_teacher(fixed_teacher, encoding=encoding, seed=seed)
     N = batch
@@ -210,18 +209,6 @@ def train_selection(
 
     history = run_loop(
         "train_selection", steps, record, step, snapshot, diverged(fixed_teacher, eta)
-    )
-    settings = dict(
-        trainer="online-selection",
-        variant=variant,
-        subset=list(check_subset(subset, D)),
-        eta=eta,
-        steps=steps,
-        batch=batch,
-        noise=noise,
-        seed=seed,
-        encoding=encoding,
-        floor=floor,
     )
     return Run(student, history, teacher, settings)
 

@@ -7,11 +7,12 @@ not drown in rounding.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
 
-from tltlib.core.history import History, log_steps
+from tltlib.core.history import History, call_settings
 from tltlib.core.loop import run_loop
 from tltlib.core.seeding import generator
 from tltlib.core.validate import positive_float, positive_int
@@ -40,17 +41,18 @@ def train_full(
     seed: int = 0,
     encoding: str = "identity",
     n_eval: int = 500,
-    per_decade: int = 10,
+    record: int | Sequence[int] = 10,
 ) -> FullRun:
     """Online GD by autograd on the full model from :meth:`FullTransformer.random`.
 
-    Records at log-spaced steps the excess loss on a fixed batch of ``n_eval`` Gaussian inputs
+    Records at the steps of ``record`` (:func:`~tltlib.core.history.record_steps`) the excess loss on a fixed batch of ``n_eval`` Gaussian inputs
     (``1/2 mean ||f*(X) - TF~(X)||^2``) and the change of every block since initialisation.
     """
     eta = positive_float("eta", eta)
     steps = positive_int("steps", steps)
     batch = positive_int("batch", batch)
     noise = positive_float("noise", noise, allow_zero=True)
+    settings = call_settings("full", locals())
     model = FullTransformer.random(teacher, init_scale, seed, encoding)
     init = model.copy()
     W_V = model.W_V.clone().requires_grad_(True)
@@ -80,17 +82,6 @@ def train_full(
             W_KQ.sub_(eta * gK)
         return float(loss.detach())
 
-    history = run_loop(
-        "train_full", steps, log_steps(steps, per_decade), step, snapshot, diverged(teacher, eta)
-    )
+    history = run_loop("train_full", steps, record, step, snapshot, diverged(teacher, eta))
     model.W_V, model.W_KQ = W_V.detach().clone(), W_KQ.detach().clone()
-    settings = dict(
-        eta=eta,
-        steps=steps,
-        batch=batch,
-        noise=noise,
-        init_scale=init_scale,
-        seed=seed,
-        encoding=encoding,
-    )
     return FullRun(model, init, history, teacher, settings)

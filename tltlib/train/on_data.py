@@ -18,11 +18,10 @@ from __future__ import annotations
 import warnings
 from collections.abc import Mapping, Sequence
 
-import numpy as np
 import torch
 
 from tltlib.core.errors import StepSizeWarning
-from tltlib.core.history import Run, log_steps
+from tltlib.core.history import Run, call_settings
 from tltlib.core.loop import run_loop
 from tltlib.core.seeding import generator
 from tltlib.core.validate import positive_float, positive_int
@@ -97,14 +96,13 @@ def train_on_data(
     encoding: str = "random",
     dtype: torch.dtype = torch.float32,
     X_eval: torch.Tensor | None = None,
-    per_decade: int = 20,
-    record: np.ndarray | None = None,
+    record: int | Sequence[int] = 20,
     extra_metrics: Mapping[str, Metric] | None = None,
     train_blocks: Sequence[str] = BLOCKS,
 ) -> Run:
     """Mini-batch gradient descent from zero on the inputs ``X`` (N, d, D), labels ``f*(X)``.
 
-    Records, at the steps ``record`` (default :func:`log_steps`), on ``X_eval`` (default
+    Records, at the steps of ``record`` (:func:`~tltlib.core.history.record_steps`), on ``X_eval`` (default
     ``X``): ``loss`` (the data loss), ``relative_loss`` (``loss / loss`` of the zero student,
     i.e. relative to ``1/2 mean ||f*(X)||^2``), ``cosine`` (``cos(W_V, V*)``), ``S_error``
     (``||S - S*||_F``) and ``norm_ratio`` (``||W_V||_F / ||V*||_F``), plus ``extra_metrics``.
@@ -117,6 +115,7 @@ def train_on_data(
     steps = positive_int("steps", steps)
     batch = positive_int("batch", batch)
     train_blocks = check_blocks(train_blocks)
+    settings = call_settings("data", locals())
     bound = data_stability_bound(teacher, X)
     if eta > bound:
         warnings.warn(
@@ -124,7 +123,6 @@ def train_on_data(
             StepSizeWarning,
             stacklevel=2,
         )
-    record = log_steps(steps, per_decade) if record is None else np.asarray(record)
     X_eval = X if X_eval is None else X_eval
     check_inputs(X_eval, teacher.d, teacher.D)
     X_eval = X_eval.to(torch.float64)
@@ -181,20 +179,7 @@ def train_on_data(
         snapshot,
         lambda t, loss: _divergence(teacher, eta, bound, t, loss),
     )
-    settings = dict(
-        trainer="data",
-        eta=eta,
-        steps=steps,
-        batch=batch,
-        seed=seed,
-        encoding=encoding,
-        dtype=str(dtype).replace("torch.", ""),
-        train_blocks=list(train_blocks),
-        n_train=len(X),
-        n_eval=len(X_eval),
-        stability_bound=bound,
-        zero_loss=zero_loss,
-    )
+    settings.update(n_train=len(X), n_eval=len(X_eval), stability_bound=bound, zero_loss=zero_loss)
     return Run(student, history, teacher, settings)
 
 

@@ -32,10 +32,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-import numpy as np
 import torch
 
-from tltlib.core.history import Run, log_steps
+from tltlib.core.history import Run, call_settings
 from tltlib.core.loop import run_loop
 from tltlib.core.seeding import generator
 from tltlib.core.validate import positive_float, positive_int
@@ -221,8 +220,7 @@ def train_online(
     seed: int = 0,
     encoding: str = "random",
     dtype: torch.dtype = torch.float32,
-    per_decade: int = 20,
-    record: np.ndarray | None = None,
+    record: int | Sequence[int] = 20,
     extra_metrics: Mapping[str, Metric] | None = None,
     ood_inputs: torch.Tensor | None = None,
     train_blocks: Sequence[str] = BLOCKS,
@@ -243,7 +241,7 @@ def train_online(
     batch = positive_int("batch", batch)
     noise = positive_float("noise", noise, allow_zero=True)
     train_blocks = check_blocks(train_blocks)
-    record = log_steps(steps, per_decade) if record is None else np.asarray(record)
+    settings = call_settings("online", locals())
     extra = dict(extra_metrics or {})
     if ood_inputs is not None:
         extra["ood_excess"] = sample_excess(teacher, ood_inputs)
@@ -277,15 +275,4 @@ def train_online(
         return loss
 
     history = run_loop("train_online", steps, record, step, snapshot, diverged(teacher, eta))
-    settings = dict(
-        trainer="online",
-        eta=eta,
-        steps=steps,
-        batch=batch,
-        noise=noise,
-        seed=seed,
-        encoding=encoding,
-        dtype=str(dtype).replace("torch.", ""),
-        train_blocks=list(train_blocks),
-    )
     return Run(student, history, teacher, settings)

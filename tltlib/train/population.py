@@ -16,12 +16,12 @@ the same closed form written plainly).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import torch
 
-from tltlib.core.history import Run, log_steps
+from tltlib.core.history import Run, call_settings
 from tltlib.core.loop import run_loop
 from tltlib.core.validate import positive_float, positive_int
 from tltlib.model.metrics import Metric, measure
@@ -42,14 +42,13 @@ def train_population(
     *,
     encoding: str = "random",
     seed: int = 0,
-    per_decade: int = 20,
-    record: np.ndarray | None = None,
+    record: int | Sequence[int] = 20,
     extra_metrics: Mapping[str, Metric] | None = None,
 ) -> Run:
     """Gradient descent on the exact population loss from zero (identity activation only).
 
-    Records :func:`tltlib.model.metrics.measure` (and ``extra_metrics``) at ``record`` steps
-    (default: :func:`log_steps`). Raises :class:`DivergenceError` if the loss blows up.
+    Records :func:`tltlib.model.metrics.measure` (and ``extra_metrics``) at the steps of
+    ``record`` (:func:`~tltlib.core.history.record_steps`). Raises :class:`DivergenceError` if the loss blows up.
     """
     if not teacher.activation.is_identity:
         raise ValueError(
@@ -59,7 +58,7 @@ def train_population(
     eta = positive_float("eta", eta)
     steps = positive_int("steps", steps)
     warn_if_unstable(teacher, eta)
-    record = log_steps(steps, per_decade) if record is None else np.asarray(record)
+    settings = call_settings("population", locals())
     student = PositionOnlyTransformer.for_teacher(teacher, encoding=encoding, seed=seed)
     V = teacher.V_star.numpy()
     Ss = teacher.S_star.numpy()
@@ -116,5 +115,4 @@ def train_population(
             diverged(teacher, eta),
             limit=1e6 * (base + 1.0),
         )
-    settings = dict(trainer="population", eta=eta, steps=steps, encoding=encoding, seed=seed)
     return Run(student, history, teacher, settings)

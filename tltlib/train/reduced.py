@@ -42,13 +42,14 @@ forms, the peak of ``C1``, ``T*`` and the phases of a run are in :mod:`tltlib.mo
 from __future__ import annotations
 
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from tltlib.core import dryrun
 from tltlib.core.errors import DivergenceError, StepSizeWarning
-from tltlib.core.history import History, log_steps
+from tltlib.core.history import History, record_steps
 from tltlib.core.validate import one_of, positive_int
 from tltlib.model.activations import get_activation
 from tltlib.model.teachers import Teacher, random_subset, scores_from_supports, value_matrix
@@ -227,14 +228,13 @@ def train_reduced(
     v,
     steps: int,
     *,
-    record: np.ndarray | None = None,
-    per_decade: int = 20,
+    record: int | Sequence[int] = 20,
     on_divergence: str = "raise",
     warn: bool = True,
 ) -> ReducedRun:
     """Exact GD from zero for every setting ``(D, K, eta, v = ||V*||_F^2)`` (arrays broadcast).
 
-    Records at ``record`` (default :func:`log_steps`). A setting whose loss exceeds
+    Records at the steps of ``record`` (:func:`~tltlib.core.history.record_steps`). A setting whose loss exceeds
     ``10^6 (||V*||^2 ||S*||^2 + 1)`` at a recorded step has diverged: with
     ``on_divergence="raise"`` that raises :class:`DivergenceError` naming its ``eta``; with
     ``"mark"`` its values from then on are NaN and ``run.diverged_at`` says when. Warns
@@ -243,9 +243,7 @@ def train_reduced(
     D, K, eta, v = _as_settings(D, K, eta, v)
     steps = positive_int("steps", steps)
     on_divergence = one_of("on_divergence", on_divergence, ("raise", "mark"))
-    record = log_steps(steps, per_decade) if record is None else np.asarray(record, dtype=np.int64)
-    if record.ndim != 1 or np.any(np.diff(record) <= 0) or record[0] < 0 or record[-1] > steps:
-        raise ValueError(f"record must be increasing steps in [0, steps={steps}]")
+    record = record_steps(steps, record)
     bound = stability_bound(D, K)
     if warn and np.any(eta > bound):
         i = int(np.argmax(eta / bound))
