@@ -43,16 +43,7 @@ def rate(
     start = late_window(run)[0] if start is None else start
     t, y = run.history.window(metric, start)
     fit = loglog_slope(t, y)
-    return log.close_to(
-        name or f"{metric}_slope",
-        claim,
-        fit.slope,
-        expected,
-        tolerance,
-        stderr=fit.stderr,
-        window=[int(fit.x_min), int(fit.x_max)],
-        points=fit.n,
-    )
+    return log.slope(name or f"{metric}_slope", claim, fit, expected, tolerance)
 
 
 def value_alignment(

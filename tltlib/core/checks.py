@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from tltlib.core import paths
+from tltlib.core.fits import SlopeFit
 
 ENV_VAR = "TLTLIB_CHECKS"
 RECORDS_DIR_VAR = "TLTLIB_RECORDS_DIR"
@@ -128,6 +129,15 @@ class CheckLog:
     ) -> Check:
         """Passes if ``|measured - expected| <= tolerance``."""
         return self.add(name, claim, measured, expected, tolerance, "close", **extra)
+
+    def slope(
+        self, name: str, claim: str, fit: SlopeFit, expected: float, tolerance: float, **extra: Any
+    ) -> Check:
+        """:meth:`close_to` on a fitted slope; the record keeps the fit's standard error, window
+        and number of points."""
+        window = [int(fit.x_min), int(fit.x_max)]
+        extra = dict(stderr=fit.stderr, window=window, points=fit.n, **extra)
+        return self.close_to(name, claim, fit.slope, expected, tolerance, **extra)
 
     def at_most(self, name: str, claim: str, measured: float, bound: float, **extra: Any) -> Check:
         """Passes if ``measured <= bound``."""
