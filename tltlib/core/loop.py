@@ -26,32 +26,40 @@ def run_loop(
     trainer: str,
     steps: int,
     record: int | Iterable[int],
-    step: Callable[[int], float | None],
+    step: Callable[..., float | None],
     snapshot: Callable[[], dict[str, float]],
     diverged: Callable[[int, float], str],
     *,
     limit: float | None = None,
+    spans: bool = False,
 ) -> History:
     """``steps`` calls of ``step(0), ..., step(steps - 1)``, with ``snapshot()`` recorded before
     the step of each mark of ``record`` (see :func:`~tltlib.core.history.record_steps`; a mark
     ``steps`` records the final state).
 
     ``diverged(t, loss)`` gives the message of the :class:`DivergenceError` raised when the
-    loss returned at step ``t`` is not below ``limit``.
+    loss returned at step ``t`` is not below ``limit``. With ``spans=True`` the trainer takes
+    the steps between two marks at once (a compiled loop): ``step(t0, t1)`` takes the steps
+    ``t0, ..., t1 - 1`` and returns the loss it saw last, which is checked at ``t1 - 1``.
     """
-    marks = set(record_steps(steps, record).tolist())
+    marks = record_steps(steps, record)
     history = History()
     dryrun.checkpoint(trainer)
-    for t in range(steps + 1):
-        if t in marks:
-            history.append(t, snapshot())
-        if t == steps:
-            break
-        loss = step(t)
-        if loss is None:
-            continue
-        if limit is None:
-            limit = LIMIT_FACTOR * (loss + 1.0)
-        if not loss < limit:  # also catches nan
-            raise DivergenceError(diverged(t, loss))
+    keep = set(marks.tolist())
+    if spans:
+        stops = sorted(keep | {steps} - {0})
+        pairs = [(t0, t1, t1 - 1) for t0, t1 in zip([0, *stops[:-1]], stops, strict=True)]
+    else:
+        pairs = ((t, t + 1, t) for t in range(steps))
+    if 0 in keep:
+        history.append(0, snapshot())
+    for t0, t1, last in pairs:
+        loss = step(t0, t1) if spans else step(t0)
+        if loss is not None:
+            if limit is None:
+                limit = LIMIT_FACTOR * (loss + 1.0)
+            if not loss < limit:  # also catches nan
+                raise DivergenceError(diverged(last, loss))
+        if t1 in keep:
+            history.append(t1, snapshot())
     return history

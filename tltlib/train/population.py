@@ -1,7 +1,8 @@
-"""Exact population gradient descent for the identity activation.
+"""Exact population gradient descent, for every activation of the paper.
 
-For ``sigma = identity`` and Gaussian inputs the population loss is the bilinear form of
-:mod:`tltlib.model.losses`, so its gradients are exact and cheap:
+For Gaussian inputs the population loss has a closed form (:mod:`tltlib.model.losses`), so
+gradient descent on it has no sampling noise: it is the object of Theorem 3.1 itself. For
+``sigma = identity`` the loss is the bilinear form and its gradients are
 
     grad_{W_V} L = ||S||_F^2 W_V - <S, S*> V*
     grad_S     L = ||W_V||_F^2 S - <W_V, V*> S*,
@@ -12,6 +13,12 @@ then back through the column softmax and ``A = P^T W_KQ P / sqrt(D)``. A step of
 per-call cost is lowest) and ``W_KQ`` is rebuilt exactly at every recorded step. The loop
 works in place on arrays allocated once (``benchmarks/bench_population.py`` times it against
 the same closed form written plainly).
+
+For ReLU and Leaky ReLU the loss is a sum over the ``M x D`` output entries of the arc-cosine
+kernel; its gradient is written out in :mod:`tltlib.train._population_kernel`, a compiled
+loop that takes all the steps between two recorded marks at once
+(``benchmarks/bench_population.py`` times it against the online step and against autograd on
+the same closed form; ``tests/train/test_population.py`` checks it against autograd).
 """
 
 from __future__ import annotations
@@ -45,16 +52,11 @@ def train_population(
     record: int | Sequence[int] = 20,
     extra_metrics: Mapping[str, Metric] | None = None,
 ) -> Run:
-    """Gradient descent on the exact population loss from zero (identity activation only).
+    """Gradient descent on the exact population loss from zero (any activation).
 
     Records :func:`tltlib.model.metrics.measure` (and ``extra_metrics``) at the steps of
     ``record`` (:func:`~tltlib.core.history.record_steps`). Raises :class:`DivergenceError` if the loss blows up.
     """
-    if not teacher.activation.is_identity:
-        raise ValueError(
-            f"train_population needs the identity activation (closed-form gradients), got "
-            f"activation={teacher.activation.name!r}; use train_online for relu / leaky_relu"
-        )
     eta = positive_float("eta", eta)
     steps = positive_int("steps", steps)
     warn_if_unstable(teacher, eta)
@@ -67,6 +69,8 @@ def train_population(
     A = np.zeros((D, D))
     base = float((V * V).sum() * (Ss * Ss).sum())
     extra = dict(extra_metrics or {})
+    if not teacher.activation.is_identity:
+        return _train_piecewise(teacher, eta, steps, student, record, extra, settings)
 
     def snapshot() -> dict[str, float]:
         student.W_V = torch.from_numpy(W.copy())
@@ -114,5 +118,39 @@ def train_population(
             snapshot,
             diverged(teacher, eta),
             limit=1e6 * (base + 1.0),
+        )
+    return Run(student, history, teacher, settings)
+
+
+def _train_piecewise(
+    teacher: Teacher,
+    eta: float,
+    steps: int,
+    student: PositionOnlyTransformer,
+    record: int | Sequence[int],
+    extra: dict[str, Metric],
+    settings: dict,
+) -> Run:
+    """:func:`train_population` for ReLU and Leaky ReLU, in the compiled loop."""
+    from tltlib.train._population_kernel import advance
+
+    V = teacher.V_star.numpy().astype(np.float64)
+    St = np.ascontiguousarray(teacher.S_star.numpy().T.astype(np.float64))
+    W, At = np.zeros_like(V), np.zeros_like(St)
+    lam = float(teacher.activation.negative_slope)
+
+    def snapshot() -> dict[str, float]:
+        student.W_V = torch.from_numpy(W.copy())
+        student.set_logits(torch.from_numpy(At.T.copy()))
+        values = measure(student, teacher)
+        values.update({k: f(student) for k, f in extra.items()})
+        return values
+
+    def span(t0: int, t1: int) -> float:
+        return float(advance(W, At, V, St, lam, eta, t1 - t0))
+
+    with np.errstate(over="ignore", invalid="ignore"):
+        history = run_loop(
+            "train_population", steps, record, span, snapshot, diverged(teacher, eta), spans=True
         )
     return Run(student, history, teacher, settings)
