@@ -47,7 +47,7 @@ def run_loop(
     dryrun.checkpoint(trainer)
     keep = set(marks.tolist())
     if spans:
-        stops = sorted(keep | {steps} - {0})
+        stops = sorted((keep | {steps}) - {0})
         pairs = [(t0, t1, t1 - 1) for t0, t1 in zip([0, *stops[:-1]], stops, strict=True)]
     else:
         pairs = ((t, t + 1, t) for t in range(steps))

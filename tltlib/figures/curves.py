@@ -1,6 +1,7 @@
 """Figures of the book: score heatmaps (Figure 3), training curves (Figure 2).
 
-Functions return the ``Figure``; chapters end their plotting cells with ``plt.show()``.
+Functions return the ``Figure``; chapters end their plotting cells with ``plt.show()``, which
+displays it because :func:`use_book_style` puts a Jupyter kernel on the inline backend.
 """
 
 from __future__ import annotations
@@ -44,8 +45,37 @@ LOG_METRICS = {
 }
 
 
+INLINE_BACKEND = "module://matplotlib_inline.backend_inline"
+
+
+def use_inline_backend() -> bool:
+    """In a Jupyter kernel, draw with the inline backend whatever ``MPLBACKEND`` says.
+
+    ipykernel selects the inline backend only when ``MPLBACKEND`` is unset; with
+    ``MPLBACKEND=Agg`` (usual on headless machines) the kernel draws on Agg, ``plt.show()``
+    displays nothing and a figure cell of the book has no image. Outside a kernel (a script,
+    a terminal IPython, the tests) the backend is left alone. True if the kernel is inline.
+    """
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return False
+    shell = get_ipython()
+    if shell is None or getattr(shell, "kernel", None) is None:
+        return False
+    if mpl.get_backend().lower() not in (INLINE_BACKEND, "inline"):
+        # as `%matplotlib inline`: switch, and flush the figures left open after each cell
+        shell.run_line_magic("matplotlib", "inline")
+    return True
+
+
 def use_book_style() -> None:
-    """Fixed figure size, resolution and fonts for every chapter; silence known noise."""
+    """Fixed figure size, resolution and fonts for every chapter; silence known noise.
+
+    In a Jupyter kernel it first selects the inline backend (:func:`use_inline_backend`), so
+    that the book's figures appear whatever matplotlib backend the environment sets.
+    """
+    use_inline_backend()
     mpl.rcParams.update(
         {
             "figure.figsize": (8.0, 3.2),
