@@ -138,6 +138,8 @@ def _train_piecewise(
     St = np.ascontiguousarray(teacher.S_star.numpy().T.astype(np.float64))
     W, At = np.zeros_like(V), np.zeros_like(St)
     lam = float(teacher.activation.negative_slope)
+    # the zero student's loss: 1/2 E sigma(b)^2 summed, (1 + lam^2)/4 ||V*||^2 ||S*||^2
+    base = 0.25 * (1 + lam * lam) * float((V * V).sum() * (St * St).sum())
 
     def snapshot() -> dict[str, float]:
         student.W_V = torch.from_numpy(W.copy())
@@ -151,6 +153,13 @@ def _train_piecewise(
 
     with np.errstate(over="ignore", invalid="ignore"):
         history = run_loop(
-            "train_population", steps, record, span, snapshot, diverged(teacher, eta), spans=True
+            "train_population",
+            steps,
+            record,
+            span,
+            snapshot,
+            diverged(teacher, eta),
+            limit=1e6 * (base + 1.0),
+            spans=True,
         )
     return Run(student, history, teacher, settings)
