@@ -112,19 +112,27 @@ def structure_metrics(teacher: Teacher) -> dict:
     }
 
 
-def lemma_d2(log: CheckLog, run: Run, tolerance: float = 1e-8) -> tuple[Check, Check]:
-    """Lemma D.2 (identity, exact GD): ``W_V = C1(t) V*`` and ``S`` takes one value on the
-    support and one off it, at every recorded step ``t >= 1``. Needs the ``S_spread`` metric."""
+def lemma_d2(
+    log: CheckLog, run: Run, tolerance: float = 1e-8, prefix: str = ""
+) -> tuple[Check, Check]:
+    """Lemma D.2 (exact GD; the paper proves it for the identity): ``W_V = C1(t) V*`` and ``S``
+    takes one value on the support and one off it, at every recorded step ``t >= 1``. Needs the
+    ``S_spread`` metric."""
     h = run.history
     t = h["step"]
     misalign = float(np.max(1.0 - h["cosine"][t >= 1]))
     spread = float(np.max(h["S_spread"]))
+    act = run.teacher.activation.name
     a = log.close_to(
-        "lemma_D2_value", "Lemma D.2: W_V(t) = C1(t) V* for all t ≥ 1", misalign, 0.0, tolerance
+        f"{prefix}lemma_D2_value",
+        f"Lemma D.2 ({act}): W_V(t) = C1(t) V* for all t ≥ 1",
+        misalign,
+        0.0,
+        tolerance,
     )
     b = log.close_to(
-        "lemma_D2_scores",
-        "Lemma D.2: S(t) is two-valued (support / off-support)",
+        f"{prefix}lemma_D2_scores",
+        f"Lemma D.2 ({act}): S(t) is two-valued (support / off-support)",
         spread,
         0.0,
         tolerance,
