@@ -64,6 +64,9 @@ def use_inline_backend() -> bool:
     if shell is None or getattr(shell, "kernel", None) is None:
         return False
     if mpl.get_backend().lower() not in (INLINE_BACKEND, "inline"):
+        # figures drawn so far on the other backend were never displayed: drop them, or the
+        # next plt.show() would display them too
+        plt.close("all")
         # as `%matplotlib inline`: switch, and flush the figures left open after each cell
         shell.run_line_magic("matplotlib", "inline")
     return True
