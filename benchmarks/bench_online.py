@@ -23,7 +23,13 @@ from tltlib.train.online import train_online
 
 TITLE = "online GD step"
 SIZES = [(36, 4, 10, 8), (81, 9, 9, 16)]  # (D, K, d, M), the paper's; batch N = 100
-TARGET = 5.0
+# No-regression lines: the ratios measured when the 5x target was retired (floors of sampling
+# and of PyTorch's products cap the step near 2x; see README.md), less 15% for shared machines.
+TARGETS = {
+    "float32": 1.55,
+    "float32 vs float64 plain": 3.7,
+    "float64": 1.2,
+}
 
 
 def plain_loop(teacher, eta: float, steps: int, P: torch.Tensor, dtype: torch.dtype, N=100):
@@ -98,7 +104,9 @@ def run(quick: bool, repeats: int) -> list[Row]:
         )
         size = f"D={D} K={K} d={d} M={M} N=100"
         rows.append(
-            speed_row(TITLE + ", float32", size, times["tltlib32"], times["plain32"], TARGET)
+            speed_row(
+                TITLE + ", float32", size, times["tltlib32"], times["plain32"], TARGETS["float32"]
+            )
         )
         rows.append(
             speed_row(
@@ -106,12 +114,14 @@ def run(quick: bool, repeats: int) -> list[Row]:
                 size,
                 times["tltlib32"],
                 times["plain64"],
-                TARGET,
+                TARGETS["float32 vs float64 plain"],
                 " [float64, reference.online_gd's default]",
             )
         )
         rows.append(
-            speed_row(TITLE + ", float64", size, times["tltlib64"], times["plain64"], TARGET)
+            speed_row(
+                TITLE + ", float64", size, times["tltlib64"], times["plain64"], TARGETS["float64"]
+            )
         )
         plain = times["plain32"].cpu
         floor, arith = times["randn32"], times["arith32"]
