@@ -7,6 +7,14 @@ records directory as ``<chapter>.json`` (:func:`tltlib.core.checks.default_recor
 in the book's order, and lays them out as one table: the paper's claim, the measured value,
 the expected value and tolerance, pass or fail, and the chapter it comes from.
 
+The table quotes the paper's claims as the paper states them (every loss-slope check quotes
+Theorem 3.1 (iii), ``Θ(KD⁴/(ηT))``, whose power of ``T`` it tests). Where the book's
+measurements contradict the paper, :meth:`Report.disagreements` says so in a section of its
+own, "Where the book's measurements disagree with the paper": the prefactors of Theorem 3.1
+measured on the exact dynamics of :data:`SCALING_CHAPTER` (the limit ``T (L - L_opt) ->
+D(D-K)K/(4 eta)``, the fitted exponents and the theorem's exponents that their records keep
+beside them) and the book's closed forms where no record holds the number.
+
 Two front ends share it:
 
 * the page ``reproduction-report.md``, executed by the book build after every chapter (the
@@ -26,6 +34,7 @@ import json
 import math
 import os
 import sys
+import textwrap
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,6 +43,10 @@ from tltlib.core.checks import default_records_dir, load, markdown_text
 from tltlib.core.paths import ROOT
 
 CHAPTER_DIR = "chapters"
+#: the heading of the report's section on the paper's claims that the book's numbers contradict
+DISAGREEMENTS_TITLE = "Where the book's measurements disagree with the paper"
+#: the chapter whose records measure the prefactors of Theorem 3.1 (the exact reduced dynamics)
+SCALING_CHAPTER = "05-convergence-and-scaling"
 
 
 @dataclass
@@ -144,9 +157,92 @@ class Report:
                 )
         return "\n".join(rows)
 
+    def records_of(self, stem: str) -> dict[str, dict[str, Any]]:
+        """The records of chapter ``stem`` by name (empty if it has none or is not in the book)."""
+        for c in self.chapters:
+            if c.stem == stem and c.problem is None:
+                return {r["name"]: r for r in c.records}
+        return {}
+
+    def disagreements(self) -> list[Disagreement]:
+        """Where the book's measurements (or, without a record, its closed forms) contradict
+        the paper; see :func:`disagreements`."""
+        return disagreements(self)
+
+    def disagreement_intro(self) -> list[str]:
+        """Paragraphs: what the loss-slope checks test (counted from the records), what the
+        table below them holds."""
+        slopes = [r for c in self.chapters for r in c.records if _is_loss_slope(r)]
+        lines = []
+        if slopes:
+            measured = [float(r["measured"]) for r in slopes]
+            n_ok = sum(bool(r.get("passed")) for r in slopes)
+            checks = f"{len(slopes)} loss-slope check" + ("s" if len(slopes) != 1 else "")
+            lines.append(
+                f"The table of every check quotes the paper as it states its claims: its "
+                f"{checks} quote Theorem 3.1 (iii), Θ(KD⁴/(ηT)) (or Θ(1/T)). They measure "
+                f"its power of T, a log-log slope from {min(measured):.3f} to "
+                f"{max(measured):.3f} against -1 ({n_ok} of {len(slopes)} within tolerance), "
+                "not its prefactor."
+            )
+        lines.append(
+            f"The exact dynamics of chapter {SCALING_CHAPTER.split('-', 1)[0]} measure the "
+            "prefactors. Under the paper's main-text definitions (a loss summed over all M×D "
+            "entries, one step size η) the upper bounds of Theorem 3.1 hold and the lower "
+            "bounds, with the claim that the bounds match (Θ), do not. A loss averaged over the "
+            "D columns would not change that: gradient descent on cL with step η is gradient "
+            "descent on L with step cη, and T times the excess of cL has the same limit. Numbers "
+            "come from the chapter's check records where they hold them; otherwise the row says "
+            "so and evaluates the book's closed form."
+        )
+        return lines
+
+    def disagreement_table(self) -> str:
+        """The disagreements as a Markdown table (plain text in every cell)."""
+        rows = [
+            "| topic | the paper | the book | numbers | verdict |",
+            "|---|---|---|---|---|",
+        ]
+        for d in self.disagreements():
+            cells = (d.topic, d.paper, d.book, d.numbers, d.verdict)
+            rows.append("| " + " | ".join(_cell(x) for x in cells) + " |")
+        return "\n".join(rows)
+
+    def agreement_note(self) -> str:
+        """The fitted exponents that agree with the theorem's, from the records (or nothing)."""
+        agree = [
+            f"{_factor(r)} in {_quantity(r)} ({float(r['measured']):.3f}, theorem "
+            f"{float(r['theorem']):g})"
+            for r in self.records_of(SCALING_CHAPTER).values()
+            if _is_exponent(r) and _exponent_agrees(r)
+        ]
+        if not agree:
+            return ""
+        return "Exponents that agree with Theorem 3.1 within their checks' tolerance: " + (
+            "; ".join(agree) + "."
+        )
+
+    def disagreement_section(self, heading: str | None = "## ") -> str:
+        """The whole section in Markdown: heading (``None``: none), intro, table, agreements."""
+        parts = [f"{heading}{DISAGREEMENTS_TITLE}"] if heading is not None else []
+        parts += [_cell(p) for p in self.disagreement_intro()]
+        parts.append(self.disagreement_table())
+        note = self.agreement_note()
+        if note:
+            parts.append(_cell(note))
+        return "\n\n".join(parts)
+
     def markdown(self, links: str = "myst") -> str:
-        """The summary, the per-chapter table and the table of every check, in Markdown."""
-        return "\n\n".join([self.summary(), self.chapter_table(links), self.check_table(links)])
+        """The summary, the per-chapter table, the table of every check and the section on
+        the paper's claims that the measurements contradict, in Markdown."""
+        return "\n\n".join(
+            [
+                self.summary(),
+                self.chapter_table(links),
+                self.check_table(links),
+                self.disagreement_section(),
+            ]
+        )
 
     def _repr_markdown_(self) -> str:
         return self.markdown()
@@ -169,8 +265,253 @@ class Report:
                     f"  expected {target:<18}  {r.get('claim', '')}"
                 )
             lines.append("")
-        lines.append(self.summary())
+        lines += [DISAGREEMENTS_TITLE, ""]
+        for paragraph in self.disagreement_intro():
+            lines += [*textwrap.wrap(paragraph, 96), ""]
+        for d in self.disagreements():
+            lines.append(f"  {d.topic}")
+            for label, value in (
+                ("paper", d.paper),
+                ("book", d.book),
+                ("numbers", d.numbers),
+                ("verdict", d.verdict),
+            ):
+                wrapped = textwrap.wrap(value, 84) or [""]
+                lines.append(f"    {label + ':':<9}{wrapped[0]}")
+                lines += [f"    {'':<9}{more}" for more in wrapped[1:]]
+        note = self.agreement_note()
+        if note:
+            lines += ["", *textwrap.wrap(note, 96)]
+        lines += ["", self.summary()]
         return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class Disagreement:
+    """One claim of the paper that the book's numbers contradict, and by how much.
+
+    ``numbers`` come from the check records named in ``records`` when they are there; without
+    them they are the book's closed form, evaluated where a record gives the setting.
+    """
+
+    topic: str
+    paper: str
+    book: str
+    numbers: str
+    verdict: str
+    records: tuple[str, ...] = ()
+
+
+#: what the book says about an exponent of Theorem 3.1 that its fit does not reproduce:
+#: ``(quantity, factor) -> (the book's closed form, verdict)``
+EXPONENT_NOTES: dict[tuple[str, str], tuple[str, str]] = {
+    ("T_excess", "D"): (
+        "T(L − L_opt) → D(D−K)K/(4η): D² as D → ∞ (D(D−K) is steeper than D² on a finite grid)",
+        "disagrees: two powers of D below Theorem 3.1 (iii)",
+    ),
+    ("T_excess", "K"): (
+        "D(D−K)K/(4η): local exponent 1 − K/(D−K) at fixed D",
+        "agrees with the theorem's 1 only for D ≫ K (the theorem's regime D ≥ Ω(poly(M, K))), "
+        "not at the grid's sizes",
+    ),
+    ("T_star", "D"): (
+        "T* ≈ K(D−K)²/(η‖V*‖²) plus a logarithm (slow manifold)",
+        "the theorem's KD²/(η‖V*‖²) up to D → D−K: agrees for D ≫ K, not on the grid",
+    ),
+    ("T_star", "K"): (
+        "T* ≈ K(D−K)²/(η‖V*‖²) plus a logarithm (slow manifold)",
+        "the theorem's power of K up to D → D−K: agrees for D ≫ K, not on the grid",
+    ),
+}
+#: the quantities of :data:`tltlib.claims.scaling.THEOREM_EXPONENTS`, as the report writes them
+_QUANTITIES = {
+    "T_excess": "T(L − L_opt)",
+    "T_star": "T*",
+    "S_error": "√T‖S − S*‖_F",
+    "WV_error": "√T‖W_V − V*‖_F",
+}
+#: where Theorem 3.1 states each quantity
+_THEOREM_PARTS = {
+    "T_excess": "Theorem 3.1 (iii)",
+    "S_error": "Theorem 3.1 (i)",
+    "WV_error": "Theorem 3.1 (ii)",
+    "T_star": "Theorem 3.1, T*",
+}
+
+
+def _is_loss_slope(r: dict[str, Any]) -> bool:
+    claim = str(r.get("claim", ""))
+    return (
+        claim.startswith("Theorem 3.1 (iii): excess loss")
+        and r.get("comparison") == "close"
+        and r.get("expected") == -1.0
+    )
+
+
+def _is_exponent(r: dict[str, Any]) -> bool:
+    """A record of :func:`tltlib.claims.scaling.exponent_checks`: it keeps the theorem's exponent."""
+    numbers = ("measured", "expected", "theorem")
+    return "_exponent_" in str(r.get("name", "")) and all(
+        isinstance(r.get(k), int | float) for k in numbers
+    )
+
+
+def _quantity(r: dict[str, Any]) -> str:
+    q = str(r["name"]).split("_exponent_", 1)[0]
+    return _QUANTITIES.get(q, q)
+
+
+def _factor(r: dict[str, Any]) -> str:
+    f = str(r["name"]).split("_exponent_", 1)[1]
+    return {"eta": "η", "v": "‖V*‖_F²"}.get(f, f)
+
+
+def _exponent_agrees(r: dict[str, Any]) -> bool:
+    return abs(float(r["measured"]) - float(r["theorem"])) <= float(r.get("tolerance", 0.0))
+
+
+def _no_record(name: str) -> str:
+    return f"no usable record {name!r} of chapter {SCALING_CHAPTER} (run it with its defaults)"
+
+
+def _setting(r: dict[str, Any]) -> str:
+    return f"at D = {r['D']}, K = {r['K']}, η = {r['eta']:g}, ‖V*‖_F² = {r['v']:.4g}"
+
+
+#: the fields of the record ``asymptotic_constant`` (:func:`tltlib.claims.scaling.closed_form_checks`)
+_SETTING_FIELDS = ("measured", "D", "K", "eta", "v", "T", "T_excess", "T_star")
+
+
+def _setting_record(records: dict[str, dict[str, Any]]) -> dict[str, Any] | None:
+    """The record ``asymptotic_constant`` if it has every field the report reads."""
+    r = records.get("asymptotic_constant")
+    if r is None or not all(isinstance(r.get(k), int | float) for k in _SETTING_FIELDS):
+        return None
+    return r
+
+
+def _loss_constant(records: dict[str, dict[str, Any]]) -> Disagreement:
+    r = _setting_record(records)
+    if r is None:
+        numbers = _no_record("asymptotic_constant")
+    else:
+        D, K, eta = float(r["D"]), float(r["K"]), float(r["eta"])
+        book, theorem = D * (D - K) * K / (4 * eta), K * D**4 / eta
+        numbers = (
+            f"{_setting(r)} and T = {r['T']:.0e} ({r['T'] / max(r['T_star'], 1):.0f} T*): "
+            f"T(L − L_opt) = {r['T_excess']:.5g}, D(D−K)K/(4η) = {book:.5g} (ratio "
+            f"{r['measured']:.4f}); KD⁴/η = {theorem:.4g}, {theorem / book:.4g} times larger "
+            "(4D³/(D−K))"
+        )
+    return Disagreement(
+        "excess loss: its constant",
+        "L − L_opt = Θ(KD⁴/(ηT)) (Theorem 3.1 (iii)): matching upper and lower bounds",
+        "T(L − L_opt) → D(D−K)K/(4η) on the exact dynamics (slow manifold)",
+        numbers,
+        "the upper bound O(KD⁴/(ηT)) holds, loose by about 4D³/(D−K); the lower bound, and the "
+        "claim that the bounds match, do not: they fail by a factor that grows like D²",
+        ("asymptotic_constant",),
+    )
+
+
+def _exponent(r: dict[str, Any]) -> Disagreement:
+    quantity, factor = str(r["name"]).split("_exponent_", 1)
+    book, verdict = EXPONENT_NOTES.get(
+        (quantity, factor),
+        (f"the closed form of chapter {SCALING_CHAPTER}", "outside the tolerance of the theorem"),
+    )
+    lo, hi = r.get("ci95", [math.nan, math.nan])
+    return Disagreement(
+        f"power of {_factor(r)} in {_quantity(r)}",
+        f"{float(r['theorem']):g} ({_THEOREM_PARTS.get(quantity, 'Theorem 3.1')})",
+        book,
+        f"fitted {float(r['measured']):.3f} (95 % CI {lo:.3f} to {hi:.3f}, {r.get('points')} "
+        f"settings); the book's closed form fitted on the same grid {float(r['expected']):.3f}",
+        verdict,
+        (str(r["name"]),),
+    )
+
+
+def _distances(records: dict[str, dict[str, Any]]) -> list[Disagreement]:
+    r = _setting_record(records)
+    unrecorded = (
+        f"no check record: chapter {SCALING_CHAPTER.split('-', 1)[0]} shows the fitted "
+        "exponents in its fit table (on a finite grid D√(D−K) and (D−K)√K are steeper in D "
+        "than D^(3/2) and D)"
+    )
+    if r is None:
+        s_numbers = w_numbers = f"{unrecorded}; {_no_record('asymptotic_constant')}"
+    else:
+        D, K, eta, v = (float(r[k]) for k in ("D", "K", "eta", "v"))
+        s_book, s_theorem = D * math.sqrt((D - K) / (2 * eta * v)), D**2.5 / math.sqrt(eta * v)
+        w_book, w_theorem = (D - K) * math.sqrt(K / (2 * eta)), D**2 * math.sqrt(K / eta)
+        s_numbers = (
+            f"{unrecorded}; the formulas {_setting(r)}: D√((D−K)/(2η‖V*‖²)) = {s_book:.4g}, "
+            f"D^(5/2)/(‖V*‖√η) = {s_theorem:.4g}, {s_theorem / s_book:.3g} times larger"
+        )
+        w_numbers = (
+            f"{unrecorded}; the formulas {_setting(r)}: (D−K)√(K/(2η)) = {w_book:.4g}, "
+            f"D²√(K/η) = {w_theorem:.4g}, {w_theorem / w_book:.3g} times larger"
+        )
+    return [
+        Disagreement(
+            "distance of S: its constant",
+            "‖S − S*‖_F = Θ(D^(5/2)/(‖V*‖_F √(ηT))) (Theorem 3.1 (i))",
+            "√T‖S − S*‖_F → D√((D−K)/(2η‖V*‖_F²)): D^(3/2); the power −1 of ‖V*‖_F is the "
+            "theorem's",
+            s_numbers,
+            "the upper bound holds, loose by √(2D³/(D−K)); the lower bound fails by a factor "
+            "that grows like D",
+        ),
+        Disagreement(
+            "distance of W_V: its constant",
+            "‖W_V − V*‖_F = Θ(D² √(K/(ηT))) (Theorem 3.1 (ii))",
+            "√T‖W_V − V*‖_F → (D−K)√(K/(2η)): D¹; no ‖V*‖_F, as in the theorem",
+            w_numbers,
+            "the upper bound holds, loose by √2·D²/(D−K); the lower bound fails by a factor "
+            "that grows like D",
+        ),
+    ]
+
+
+def _gap_rate() -> Disagreement:
+    return Disagreement(
+        "growth of the logit gap",
+        "C₂ + C₃ = (√D/2) log(Θ(η‖V*‖²/(K³D²)) T + …) (the paper's formula for the gap)",
+        "e² ≈ K³/(2η‖V*‖²T) on the slow manifold, i.e. C₂ + C₃ ≈ (√D/2) log(2η‖V*‖²T/K³)",
+        f"a closed form (chapter {SCALING_CHAPTER.split('-', 1)[0]}, 'Why the tail is 1/T'), "
+        "checked through the limit of T(L − L_opt) above",
+        "the same K³, but no D² in the rate; with η‖V*‖²/K³ the paper's rates become the book's",
+    )
+
+
+def disagreements(report: Report) -> list[Disagreement]:
+    """The claims of the paper that the book's numbers contradict, read from the records of
+    :data:`SCALING_CHAPTER` where they hold the numbers.
+
+    In order: the constant of the excess loss (record ``asymptotic_constant``), every fitted
+    exponent whose record keeps a theorem's exponent it misses by more than the check's
+    tolerance (records ``*_exponent_*``; the theorem's powers of D and, at finite D/K, of K),
+    the constants of the two distances (the book's closed forms, not recorded) and the growth
+    of the logit gap (a closed form).
+    """
+    records = report.records_of(SCALING_CHAPTER)
+    rows = [_loss_constant(records)]
+    exponents = [r for r in records.values() if _is_exponent(r)]
+    if exponents:
+        rows += [_exponent(r) for r in exponents if not _exponent_agrees(r)]
+    else:
+        rows.append(
+            Disagreement(
+                "power of D in T(L − L_opt)",
+                "4 (Theorem 3.1 (iii))",
+                EXPONENT_NOTES[("T_excess", "D")][0],
+                _no_record("T_excess_exponent_D"),
+                EXPONENT_NOTES[("T_excess", "D")][1],
+                ("T_excess_exponent_D",),
+            )
+        )
+    return rows + _distances(records) + [_gap_rate()]
 
 
 def _cell(text: str) -> str:
