@@ -71,13 +71,64 @@ def test_population_divergence_names_eta(small_teacher):
             train_population(small_teacher, 2.5, 1000)
 
 
+def late_window_scores_norm2(teacher, eta, steps=20000, window=4000):
+    """``||S||_F^2`` at each of the last ``window`` steps of exact GD, and the run.
+
+    Recorded at every step: at the edge of stability the value block flips sign from step to
+    step and ``||S||_F^2`` fluctuates by a few percent around its average.
+    """
+    S2 = {"S2": lambda student: float((student.scores() ** 2).sum())}
+    run = train_population(
+        teacher, eta, steps, record=list(range(steps - window + 1, steps + 1)), extra_metrics=S2
+    )
+    return np.asarray(run.history["S2"]), run
+
+
+def window_mean(y):
+    """The mean of a window of correlated steps and its standard error, by batch means: the
+    largest over 10, 20 and 40 blocks (one block length may fit a period of the oscillation
+    and understate the error)."""
+    errors = []
+    for blocks in (10, 20, 40):
+        means = y[: len(y) // blocks * blocks].reshape(blocks, -1).mean(axis=1)
+        errors.append(means.std(ddof=1) / np.sqrt(blocks))
+    return float(y.mean()), max(errors)
+
+
+def at_the_edge(y, eta):
+    """Whether the window sits where the theory pins it: ``||S||_F^2 = 2/eta`` on average.
+
+    Each step multiplies the value block's distance to its (slowly moving) fixed point by
+    ``1 - eta ||S||_F^2``; GD stalls when these factors have geometric-mean modulus 1, i.e.
+    ``mean log|eta ||S||_F^2 - 1| = 0``, which puts the time average at ``2/eta`` up to
+    ``(eta/2) Var(||S||_F^2)``, second order in the fluctuation. Tolerance: four standard errors
+    of the window mean plus that model error, both measured in the same window.
+    """
+    mean, se = window_mean(y)
+    return abs(mean - 2 / eta) <= 4 * se + eta / 2 * float(y.var())
+
+
 def test_large_eta_stalls_at_the_edge_of_stability(small_teacher):
     # 2K/D = 0.5 bounds the stable step of the value block at the optimum; above it GD
-    # stops concentrating the attention where ||S||_F^2 = 2/eta
+    # stops concentrating the attention where ||S||_F^2 = 2/eta. A single step's value is at
+    # the mercy of rounding there (it differs by a few percent between CPUs); the time average
+    # over a late window is what the theory pins.
+    eta = 1.5
     with pytest.warns(StepSizeWarning, match="exceeds"):
-        run = train_population(small_teacher, 1.5, 20000, record=[20000])
-    assert float((run.student.scores() ** 2).sum()) == pytest.approx(2 / 1.5, rel=1e-2)
+        y, run = late_window_scores_norm2(small_teacher, eta)
+    assert y.std() > 1e-3  # at the edge: ||S||_F^2 fluctuates from step to step
+    assert at_the_edge(y, eta)
     assert run.history.final("excess_loss") > 1.0
+    # the tolerance resolves the edge: 2/eta for a step 1 % larger is out of it
+    assert not at_the_edge(y, 1.01 * eta)
+
+
+def test_stable_eta_is_not_at_the_edge_of_stability(small_teacher):
+    # the same measurement at a stable step (0.3 < 2K/D): ||S||_F^2 heads for ||S*||_F^2 = D/K,
+    # far below 2/eta, and the excess loss goes to zero
+    y, run = late_window_scores_norm2(small_teacher, 0.3)
+    assert not at_the_edge(y, 0.3)
+    assert run.history.final("excess_loss") < 0.01
 
 
 def test_online_divergence_names_eta():
