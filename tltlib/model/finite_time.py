@@ -1,0 +1,167 @@
+"""What the book predicts at a finite ``T``: the slow manifold of exact population GD for every
+activation, the noise floor that online GD adds, and the slopes both give over a fit window
+(our derivation; the paper states only the asymptotic rates).
+
+**The slow manifold.** By Lemma D.2 (which survives for ReLU and Leaky ReLU: chapter 01) exact
+GD from zero keeps ``W_V = C1 V*`` and every column of ``S`` equal to ``p`` on the support of
+``S*`` and ``p e`` off it, ``p = 1/(K + x e)``, ``x = D - K``, ``e = exp(-g)`` with ``g`` the
+logit gap. Per column ``||s||^2 = p^2 (K + x e^2)`` and ``<s, s*> = p``, so every output entry
+has the same correlation ``rho = p sqrt(K / ||s||^2)`` and the loss is quadratic in ``C1``:
+
+    L(C1, e) = D v / 2 [kappa / K - 2 C1 B + kappa C1^2 ||s||^2],
+    B = lam p + (1 - lam)^2 sqrt(||s||^2 / K) J(rho) / (2 pi),
+    J(rho) = sqrt(1 - rho^2) + (pi - arccos rho) rho,
+
+``v = ||V*||_F^2``, ``lam`` the negative slope and ``kappa = (1 + lam^2)/2``. The value block
+relaxes much faster than the attention moves, so ``C1`` sits at its optimum ``B / (kappa
+||s||^2)`` and the excess loss is ``D v / 2 [kappa / K - B^2 / (kappa ||s||^2)]``. The gap
+follows ``dg/dt = -(eta / (K x D)) dL/dg`` (the logits of a column move by ``-(eta/D)`` times
+their gradient, and shifting the ``K`` logits of the support shifts the loss by ``K`` times one of
+them), so ``t(g)`` is an integral, done here by the trapezoid rule. For the identity this is
+:func:`tltlib.model.theory.slow_manifold_time` and ``slow_manifold_excess`` in closed form.
+
+**The noise floor of online GD.** Label noise of variance ``noise^2`` gives the value block's
+gradient, per entry, a noise of variance ``noise^2 c ||S||_F^2 / N`` (``c = E[sigma'^2] =
+kappa``) on a curvature ``h = c ||S||_F^2``; SGD with step ``eta`` then holds the ``M d``
+entries at a variance ``eta noise^2 / (N (2 - eta h))`` each, which adds ``h/2`` times that
+to the excess loss and itself to ``||W_V - V*||_F^2``; ``||S||_F^2`` is read off the slow
+manifold at each step (it grows to ``D/K``). The noise of the sampled inputs scales with the loss itself and moves no slope at
+first order; the attention's share is ``1/D`` smaller.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from tltlib.core.fits import loglog_slope
+from tltlib.core.validate import positive_float, positive_int
+from tltlib.model.teachers import Teacher
+
+#: the largest logit gap on the grid: ``e = exp(-12)``, far beyond any run (``T / T* ~ e^-2``)
+G_MAX = 12.0
+#: the prediction's error on a late slope: the slow manifold against exact GD (``tests/model/
+#: test_finite_time.py`` measures it below 0.002 from D = 8 to 36, for the three activations)
+SLOPE_ERROR = 0.01
+
+
+def _shape(teacher: Teacher) -> tuple[int, int, float, float]:
+    lam = float(teacher.activation.negative_slope)
+    return teacher.D, teacher.K, float((teacher.V_star**2).sum()), lam
+
+
+def slow_manifold(teacher: Teacher, eta: float, n: int = 24001) -> dict[str, np.ndarray]:
+    """The slow manifold of exact population GD from zero, for any activation, as curves
+    against the step: ``step``, ``excess_loss``, ``S_error``, ``WV_error``, ``C1`` and
+    ``S_norm2`` (``||S||_F^2``)."""
+    eta = positive_float("eta", eta)
+    D, K, v, lam = _shape(teacher)
+    x = D - K
+    g = np.linspace(0.0, G_MAX, positive_int("n", n))
+    e = np.exp(-g)
+    p = 1.0 / (K + x * e)
+    s2 = p * p * (K + x * e * e)
+    rho = np.clip(p * np.sqrt(K / s2), -1.0, 1.0)
+    J = np.sqrt(1.0 - rho * rho) + (math.pi - np.arccos(rho)) * rho
+    kappa, r2 = 0.5 * (1.0 + lam * lam), (1.0 - lam) ** 2
+    B = lam * p + r2 * np.sqrt(s2 / K) * J / (2.0 * math.pi)
+    loss = 0.5 * D * v * (kappa / K - B * B / (kappa * s2))
+    C1 = B / (kappa * s2)
+    pace = K * x * D / (eta * np.maximum(-np.gradient(loss, g), 1e-300))
+    t = np.concatenate([[0.0], np.cumsum(0.5 * (pace[1:] + pace[:-1]) * np.diff(g))])
+    S_error = np.sqrt(D * (K * (p - 1.0 / K) ** 2 + x * (p * e) ** 2))
+    return {
+        "step": t,
+        "excess_loss": loss,
+        "S_error": S_error,
+        "WV_error": np.abs(C1 - 1.0) * math.sqrt(v),
+        "C1": C1,
+        "S_norm2": D * s2,
+    }
+
+
+def online_floor(
+    teacher: Teacher, eta: float, batch: int, noise: float, S_norm2=None
+) -> dict[str, np.ndarray]:
+    """What label noise adds at stationarity to online GD: ``excess_loss`` and
+    ``WV_error_squared`` (see the module's docstring), at the attention's ``||S||_F^2``
+    (default ``D/K``, its value at convergence)."""
+    eta, batch = positive_float("eta", eta), positive_int("batch", batch)
+    noise = positive_float("noise", noise, allow_zero=True)
+    lam = float(teacher.activation.negative_slope)
+    c = 0.5 * (1.0 + lam * lam)
+    S_norm2 = teacher.D / teacher.K if S_norm2 is None else np.asarray(S_norm2, dtype=float)
+    h = c * S_norm2
+    if np.any(eta * h >= 2.0):
+        raise ValueError(
+            f"eta={eta:g} is above the value block's stability bound {2 / np.max(h):.3g}"
+        )
+    var = eta * noise**2 / (batch * (2.0 - eta * h))
+    entries = teacher.M * teacher.d
+    return {"excess_loss": 0.5 * h * var * entries, "WV_error_squared": var * entries}
+
+
+def predicted_curves(
+    teacher: Teacher, eta: float, steps, *, batch: int | None = None, noise: float = 0.0
+) -> dict[str, np.ndarray]:
+    """``excess_loss``, ``S_error`` and ``WV_error`` predicted at ``steps``: the slow manifold,
+    plus the online floor when ``batch`` is given (online GD)."""
+    steps = np.asarray(steps, dtype=float)
+    curve = slow_manifold(teacher, eta)
+    t = curve["step"]
+    out = {}
+    for name in ("excess_loss", "S_error", "WV_error", "S_norm2"):
+        out[name] = np.exp(np.interp(np.log(steps), np.log(t[1:]), np.log(curve[name][1:])))
+    S_norm2 = out.pop("S_norm2")
+    if batch is not None and noise > 0:
+        floor = online_floor(teacher, eta, batch, noise, S_norm2)
+        out["excess_loss"] = out["excess_loss"] + floor["excess_loss"]
+        out["WV_error"] = np.sqrt(out["WV_error"] ** 2 + floor["WV_error_squared"])
+    return out
+
+
+def predicted_slopes(
+    teacher: Teacher, eta: float, window, *, batch: int | None = None, noise: float = 0.0
+) -> dict[str, float]:
+    """Log-log slopes over the steps ``window`` of :func:`predicted_curves`."""
+    window = np.asarray(window, dtype=float)
+    curves = predicted_curves(teacher, eta, window, batch=batch, noise=noise)
+    return {k: loglog_slope(window, y).slope for k, y in curves.items()}
+
+
+def floor_uncertainty(
+    teacher: Teacher, eta: float, window, batch: int, noise: float
+) -> dict[str, float]:
+    """How much the predicted slopes move when the online floor is 2/3 or 3/2 of
+    :func:`online_floor` (the floor is an estimate near convergence, not an identity)."""
+    slopes = predicted_slopes(teacher, eta, window, batch=batch, noise=noise)
+    out = dict.fromkeys(slopes, 0.0)
+    for factor in (2.0 / 3.0, 1.5):
+        other = predicted_slopes(teacher, eta, window, batch=batch, noise=noise * math.sqrt(factor))
+        for k in slopes:
+            out[k] = max(out[k], abs(other[k] - slopes[k]))
+    return out
+
+
+def steps_for_rate(
+    teacher: Teacher, eta: float, within: float = 0.05, fraction: float = 0.25
+) -> int:
+    """The shortest ``T`` at which the predicted loss slope over ``[fraction T, T]`` of exact
+    GD is within ``within`` of the asymptotic ``-1``: where a run enters the regime of
+    Theorem 3.1's rate."""
+    within = positive_float("within", within)
+    curve = slow_manifold(teacher, eta)
+    t, loss = curve["step"][1:], curve["excess_loss"][1:]
+    lt, ll = np.log(t), np.log(loss)
+    grid = np.geomspace(10.0, t[-1] / 2, 400)
+    slopes = np.empty(len(grid))
+    for i, T in enumerate(grid):
+        window = np.log(np.geomspace(fraction * T, T, 20))
+        slopes[i] = np.polyfit(window, np.interp(window, lt, ll), 1)[0]
+    outside = np.flatnonzero(np.abs(slopes + 1.0) > within)  # the plateau, then the steep part
+    if not len(outside):
+        return int(grid[0])
+    if outside[-1] == len(grid) - 1:
+        raise ValueError(f"the rate is not reached within {t[-1]:.3g} steps (eta={eta:g})")
+    return math.ceil(grid[outside[-1] + 1])
