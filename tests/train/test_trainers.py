@@ -155,12 +155,6 @@ def test_online_rejects_bad_input(small_teacher, kwargs, match):
         train_online(small_teacher, **args)
 
 
-def test_population_rejects_relu():
-    t = teachers.cnn_teacher(D=6, K=2, d=3, M=2, activation="relu", seed=0)
-    with pytest.raises(ValueError, match="identity activation"):
-        train_population(t, 0.1, 10)
-
-
 def test_student_rejects_non_orthogonal_encoding():
     with pytest.raises(ValueError, match="orthogonal"):
         PositionOnlyTransformer(torch.zeros(1, 1), torch.zeros(3, 3), 2 * torch.eye(3), "identity")
