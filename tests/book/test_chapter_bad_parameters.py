@@ -15,7 +15,8 @@ from tltlib.core.paths import ROOT
 
 CASES = [
     ("01", ("-p", "D", "0"), "D must be an integer >= 2, got 0"),
-    ("01", ("-p", "eta", "-1"), "eta must be a finite number > 0"),
+    ("01", ("-p", "eta_fraction", "1.5"), "eta_fraction must be a number in [0.0, 1.0]"),
+    ("01", ("-p", "horizon", "-1.0"), "horizon must be a finite number > 0"),
     ("01", ("-p", "D", "36", "-p", "K", "5"), "K must be a divisor of D"),
     ("01", ("-p", "activations", "['tanh']"), "activation must be one of"),
     ("02", ("-p", "graph", "erdos_renyi"), "graph must be regular"),

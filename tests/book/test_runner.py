@@ -7,6 +7,8 @@ import pytest
 from tltlib.book import runner
 from tltlib.book.runner import ParameterError
 from tltlib.core.paths import ROOT
+from tltlib.examples import cnn
+from tltlib.model import theory
 
 CH01 = ROOT / "chapters" / "01-cnn-average-pooling.md"
 
@@ -86,11 +88,8 @@ def test_cli_run_writes_records_and_fails_on_failed_checks(tmp_path):
         str(CH01),
         "-q",
         "-p",
-        "steps",
-        "300",
-        "-p",
-        "exact_steps",
-        "300",
+        "horizon",
+        "1.5",
         "-p",
         "D",
         "8",
@@ -108,9 +107,14 @@ def test_cli_run_writes_records_and_fails_on_failed_checks(tmp_path):
     assert nb.exists()
     records = json.loads(json_path.read_text())
     assert {"name", "claim", "measured", "expected", "tolerance", "passed"} <= set(records[0])
-    # 300 steps are far too few for the 1/T regime: the slope checks must fail, and say so
+    # 1.5 T* is far too short for the attention to find the pooling groups: checks fail, and
+    # the records say the run is not in the asymptotic regime
     assert out.returncode == 1
     assert not all(r["passed"] for r in records)
     assert "check(s) failed" in out.stderr
+    slopes = [r for r in records if r["name"].endswith("loss_slope")]
+    assert slopes and all(r["regime"].startswith("not in the asymptotic regime") for r in slopes)
     exact = next(r for r in records if r["name"] == "exact/loss_slope")
-    assert exact["steps"] == 300 and exact["D"] == 8 and "excess_loss_final" in exact
+    teacher = cnn.conv_pool_1d(8, 2, 10, 8, "relu", seed=3).as_teacher()
+    steps = theory.horizon_steps(teacher, theory.stable_step(teacher, 0.8), 1.5)
+    assert exact["steps"] == steps and exact["D"] == 8 and "excess_loss_final" in exact

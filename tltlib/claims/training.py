@@ -8,6 +8,8 @@ failing on a broken student or a wrong teacher.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 import torch
 
@@ -34,6 +36,25 @@ def late_window(run: Run, fraction: float = 0.25) -> tuple[int, int]:
 ONLINE_TRAINERS = ("online", "online-selection")
 #: how many standard errors of the fit a measured slope may sit from its prediction
 STDERRS = 3.0
+
+
+def run_length(teachers: Teacher | Mapping[str, Teacher], eta: float, steps: int) -> str:
+    """What a chapter prints before it trains: ``T`` in units of ``T*`` and, for each teacher
+    (one per activation), from which ``T`` the predicted loss slope of exact GD is within 0.05
+    of -1 (:func:`tltlib.model.finite_time.steps_for_rate`). The checks compare with the
+    prediction at the run's own ``T``, so they hold before that too; a record says which
+    regime its run is in."""
+    if isinstance(teachers, Teacher):
+        teachers = {teachers.activation.name: teachers}
+    first = next(iter(teachers.values()))
+    lines = [f"T = {steps} steps = {steps / t_star(first, eta):.1f} T* (eta = {eta:.4g})"]
+    for label, teacher in teachers.items():
+        needed = finite_time.steps_for_rate(teacher, eta)
+        line = f"  {label}: the loss slope of exact GD is within 0.05 of -1 from T = {needed}"
+        if steps < needed:
+            line += " (this run ends before: not in the asymptotic regime)"
+        lines.append(line)
+    return "\n".join(lines)
 
 
 def rate(
@@ -101,24 +122,35 @@ def support_recovery(
     teacher: Teacher,
     tolerance: float,
     prefix: str = "",
+    predicted: float | None = None,
 ) -> tuple[Check, Check]:
     """Figure 3: the top-``K`` rows of every column of ``S`` are the teacher's support, and the
-    support entries are within ``tolerance`` of ``1/K``."""
+    support entries are within ``tolerance`` of ``1/K``.
+
+    With ``predicted`` (how far below ``1/K`` the attention is predicted to be at the run's
+    ``T``), the second check compares the largest deviation with it instead, within
+    :data:`~tltlib.model.finite_time.GAP_ERROR` of it plus three standard deviations of the
+    support entries (their spread; zero for exact GD, by Lemma D.2)."""
     S = student.scores()
     K, D = teacher.K, teacher.D
     top = torch.topk(S, K, dim=0).indices
     found = torch.zeros(D, D, dtype=torch.bool).scatter_(0, top, True)
     fraction = float((found == teacher.support).all(dim=0).double().mean())
-    worst = float((S[teacher.support] - 1.0 / K).abs().max())
+    on = S[teacher.support]
+    worst = float((on - 1.0 / K).abs().max())
     a = log.at_least(
         f"{prefix}support_topK",
         "Figure 3: top-K rows of each column of S = support of S*",
         fraction,
         1.0,
     )
-    b = log.close_to(
-        f"{prefix}support_values", "Figure 3: S ≈ 1/K on the support", worst, 0.0, tolerance, K=K
-    )
+    name, claim = f"{prefix}support_values", "Figure 3: S ≈ 1/K on the support"
+    if predicted is None:
+        b = log.close_to(name, claim, worst, 0.0, tolerance, K=K)
+    else:
+        spread = float(on.std()) if on.numel() > 1 else 0.0
+        tol = finite_time.GAP_ERROR * predicted + 3.0 * spread + 1e-9
+        b = log.close_to(name, claim, worst, predicted, tol, K=K, spread=spread)
     return a, b
 
 
@@ -279,7 +311,14 @@ def training_checks(
     fits.append(
         value_alignment(log, run.student, run.teacher, min_cosine, name=f"{prefix}cosine_final")
     )
-    fits.extend(support_recovery(log, run.student, run.teacher, support_tolerance, prefix=prefix))
+    T = run.history.steps[-1]
+    gap = 1.0 / run.teacher.K - float(
+        finite_time.predicted_curves(run.teacher, run.settings["eta"], [T])["S_on"][0]
+    )
+    checks = support_recovery(
+        log, run.student, run.teacher, support_tolerance, prefix=prefix, predicted=gap
+    )
+    fits.extend(checks)
     return fits
 
 

@@ -41,6 +41,9 @@ from tltlib.model.teachers import Teacher
 
 #: the largest logit gap on the grid: ``e = exp(-12)``, far beyond any run (``T / T* ~ e^-2``)
 G_MAX = 12.0
+#: the prediction's relative error on how far the attention still is from ``1/K`` (the slow
+#: manifold against exact GD: below 1% in ``tests/model/test_finite_time.py``)
+GAP_ERROR = 0.05
 #: the prediction's error on a late slope: the slow manifold against exact GD (``tests/model/
 #: test_finite_time.py`` measures it below 0.002 from D = 8 to 36, for the three activations)
 SLOPE_ERROR = 0.01
@@ -54,7 +57,7 @@ def _shape(teacher: Teacher) -> tuple[int, int, float, float]:
 def slow_manifold(teacher: Teacher, eta: float, n: int = 24001) -> dict[str, np.ndarray]:
     """The slow manifold of exact population GD from zero, for any activation, as curves
     against the step: ``step``, ``excess_loss``, ``S_error``, ``WV_error``, ``C1`` and
-    ``S_norm2`` (``||S||_F^2``)."""
+    ``S_norm2`` (``||S||_F^2``) and ``S_on`` (``p``, the attention on each support entry)."""
     eta = positive_float("eta", eta)
     D, K, v, lam = _shape(teacher)
     x = D - K
@@ -78,6 +81,7 @@ def slow_manifold(teacher: Teacher, eta: float, n: int = 24001) -> dict[str, np.
         "WV_error": np.abs(C1 - 1.0) * math.sqrt(v),
         "C1": C1,
         "S_norm2": D * s2,
+        "S_on": p,
     }
 
 
@@ -105,13 +109,13 @@ def online_floor(
 def predicted_curves(
     teacher: Teacher, eta: float, steps, *, batch: int | None = None, noise: float = 0.0
 ) -> dict[str, np.ndarray]:
-    """``excess_loss``, ``S_error`` and ``WV_error`` predicted at ``steps``: the slow manifold,
-    plus the online floor when ``batch`` is given (online GD)."""
+    """``excess_loss``, ``S_error``, ``WV_error`` and ``S_on`` predicted at ``steps``: the slow
+    manifold, plus the online floor when ``batch`` is given (online GD)."""
     steps = np.asarray(steps, dtype=float)
     curve = slow_manifold(teacher, eta)
     t = curve["step"]
     out = {}
-    for name in ("excess_loss", "S_error", "WV_error", "S_norm2"):
+    for name in ("excess_loss", "S_error", "WV_error", "S_norm2", "S_on"):
         out[name] = np.exp(np.interp(np.log(steps), np.log(t[1:]), np.log(curve[name][1:])))
     S_norm2 = out.pop("S_norm2")
     if batch is not None and noise > 0:
@@ -127,6 +131,7 @@ def predicted_slopes(
     """Log-log slopes over the steps ``window`` of :func:`predicted_curves`."""
     window = np.asarray(window, dtype=float)
     curves = predicted_curves(teacher, eta, window, batch=batch, noise=noise)
+    curves.pop("S_on")
     return {k: loglog_slope(window, y).slope for k, y in curves.items()}
 
 

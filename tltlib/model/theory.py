@@ -14,13 +14,14 @@ and the constants of the ``1/T`` and ``1/sqrt(T)`` tails (``asymptotic_*_constan
 
 from __future__ import annotations
 
+import math
 import warnings
 from collections.abc import Callable
 
 import numpy as np
 
 from tltlib.core.errors import StepSizeWarning
-from tltlib.core.validate import positive_float, positive_int
+from tltlib.core.validate import in_range, positive_float, positive_int
 from tltlib.model.teachers import Teacher
 
 
@@ -65,6 +66,21 @@ def eta_stability_bound(teacher: Teacher) -> float:
     alpha = teacher.activation.negative_slope
     c = (1 + alpha**2) / 2 if not teacher.activation.is_identity else 1.0
     return 2.0 / (c * float((teacher.S_star**2).sum()))
+
+
+def stable_step(teacher: Teacher, fraction: float, name: str = "eta_fraction") -> float:
+    """``fraction`` (in ``(0, 1)``) of the identity's stability bound ``2K/D``: a step size that
+    every activation's value block tolerates (ReLU's bound is twice as large) whatever ``D``
+    and ``K``, so that a chapter's defaults keep working when a reader changes the sizes."""
+    fraction = in_range(name, fraction, 0.0, 1.0)
+    if not 0.0 < fraction < 1.0:
+        raise ValueError(f"{name} must be in (0, 1), got {fraction!r}")
+    return fraction * 2.0 * teacher.K / teacher.D
+
+
+def horizon_steps(teacher: Teacher, eta: float, horizon: float, name: str = "horizon") -> int:
+    """``ceil(horizon T*)``: a run length in units of :func:`t_star`."""
+    return math.ceil(positive_float(name, horizon) * t_star(teacher, eta))
 
 
 def warn_if_unstable(teacher: Teacher, eta: float) -> None:
