@@ -187,6 +187,21 @@ def test_per_sample_floor_check_fails_on_a_wrong_bound(variant_runs):
         run.settings["floor"] = saved
 
 
+def test_floor_bound_holds_and_fails_on_a_floor_set_too_high(variant_runs):
+    """The Monte Carlo floor check passes at the true bound (the uniform-attention student sits
+    on it) and fails when the floor is that of K = 1.8 instead of 2 (about 12% too high)."""
+    X = torch.randn(4000, 3, 8, dtype=torch.float64, generator=torch.Generator().manual_seed(3))
+    masks = selection.random_masks(4000, 8, 2, generator(3, "m"))
+    probes = {
+        "per_sample": variant_runs["per_sample"].student,
+        "fixed": variant_runs["fixed"].student,
+    }
+    floor = selection.per_sample_floor(8, 2, 3)
+    assert selection.floor_bound_check(CheckLog("t"), probes, floor, X, masks).passed
+    too_high = 0.5 * 3 * (8 / 1.8 - 1.0)
+    assert not selection.floor_bound_check(CheckLog("t"), probes, too_high, X, masks).passed
+
+
 def test_monte_carlo_check_fails_on_fixed_subsets(variant_runs):
     student = variant_runs["per_sample"].student
     X = torch.randn(4000, 3, 8, dtype=torch.float64, generator=torch.Generator().manual_seed(2))
