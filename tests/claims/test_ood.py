@@ -66,15 +66,21 @@ def test_theorem_3_2_passes_late_and_fails_early(teacher, long_run, curves):
     assert not ood.theorem_3_2(CheckLog("t"), early, energy, 0.02, short.steps).passed
 
 
-def test_slope_checks_separate_the_two_regimes(long_run, curves):
-    good = ood.slope_checks(
-        CheckLog("t"), long_run.steps, curves, {"teacher": -1.0, "worst_case": -0.5}, 0.05
-    )
+def test_slope_checks_separate_the_two_regimes(teacher, long_run, curves):
+    limits = {"teacher": -1.0, "worst_case": -0.5, "other_teacher": -0.5}
+    good = ood.slope_checks(CheckLog("t"), long_run, teacher, curves, limits)
     assert all(c.passed for c in good), [c.to_dict() for c in good]
-    swapped = ood.slope_checks(
-        CheckLog("t"), long_run.steps, curves, {"teacher": -0.5, "worst_case": -1.0}, 0.05
-    )
-    assert not any(c.passed for c in swapped)
+    # the curves of one label rule measured against the prediction of the other: wrong labels
+    swapped = {
+        (k, {"teacher": "worst_case", "worst_case": "teacher"}.get(lab, lab)): c
+        for (k, lab), c in curves.items()
+    }
+    bad = ood.slope_checks(CheckLog("t"), long_run, teacher, swapped, limits)
+    assert not any(c.passed for c in bad[:2])
+    # a wrong teacher: another V*, whose mean-shift ratio moves the finite-T slopes
+    other = teachers.gcn_teacher(D=10, d=4, M=3, activation="identity", seed=5)
+    wrong = ood.slope_checks(CheckLog("t"), long_run, other, curves, {"other_teacher": -0.5})
+    assert not wrong[0].passed, wrong[0].to_dict()
     teps = ood.t_eps_curves(long_run.steps, curves)
     assert all(
         c.passed

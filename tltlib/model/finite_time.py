@@ -57,7 +57,8 @@ def _shape(teacher: Teacher) -> tuple[int, int, float, float]:
 def slow_manifold(teacher: Teacher, eta: float, n: int = 24001) -> dict[str, np.ndarray]:
     """The slow manifold of exact population GD from zero, for any activation, as curves
     against the step: ``step``, ``excess_loss``, ``S_error``, ``WV_error``, ``C1`` and
-    ``S_norm2`` (``||S||_F^2``) and ``S_on`` (``p``, the attention on each support entry)."""
+    ``S_norm2`` (``||S||_F^2``), ``S_on`` and ``S_off`` (``p`` and ``p e``, the attention on each
+    entry of the support and off it)."""
     eta = positive_float("eta", eta)
     D, K, v, lam = _shape(teacher)
     x = D - K
@@ -82,6 +83,7 @@ def slow_manifold(teacher: Teacher, eta: float, n: int = 24001) -> dict[str, np.
         "C1": C1,
         "S_norm2": D * s2,
         "S_on": p,
+        "S_off": p * e,
     }
 
 
@@ -106,18 +108,21 @@ def online_floor(
     return {"excess_loss": 0.5 * h * var * entries, "WV_error_squared": var * entries}
 
 
+def slow_manifold_at(teacher: Teacher, eta: float, steps) -> dict[str, np.ndarray]:
+    """Every curve of :func:`slow_manifold` interpolated (in log-log) at ``steps``."""
+    curve = slow_manifold(teacher, eta)
+    t, lt = curve.pop("step"), np.log(np.asarray(steps, dtype=float))
+    return {k: np.exp(np.interp(lt, np.log(t[1:]), np.log(v[1:]))) for k, v in curve.items()}
+
+
 def predicted_curves(
     teacher: Teacher, eta: float, steps, *, batch: int | None = None, noise: float = 0.0
 ) -> dict[str, np.ndarray]:
     """``excess_loss``, ``S_error``, ``WV_error`` and ``S_on`` predicted at ``steps``: the slow
     manifold, plus the online floor when ``batch`` is given (online GD)."""
-    steps = np.asarray(steps, dtype=float)
-    curve = slow_manifold(teacher, eta)
-    t = curve["step"]
-    out = {}
-    for name in ("excess_loss", "S_error", "WV_error", "S_norm2", "S_on"):
-        out[name] = np.exp(np.interp(np.log(steps), np.log(t[1:]), np.log(curve[name][1:])))
-    S_norm2 = out.pop("S_norm2")
+    at = slow_manifold_at(teacher, eta, steps)
+    out = {k: at[k] for k in ("excess_loss", "S_error", "WV_error", "S_on")}
+    S_norm2 = at["S_norm2"]
     if batch is not None and noise > 0:
         floor = online_floor(teacher, eta, batch, noise, S_norm2)
         out["excess_loss"] = out["excess_loss"] + floor["excess_loss"]
