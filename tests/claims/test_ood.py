@@ -82,13 +82,18 @@ def test_slope_checks_separate_the_two_regimes(teacher, long_run, curves):
     wrong = ood.slope_checks(CheckLog("t"), long_run, other, curves, {"other_teacher": -0.5})
     assert not wrong[0].passed, wrong[0].to_dict()
     teps = ood.t_eps_curves(long_run.steps, curves)
+    limits_eps = {"teacher": -1.0, "worst_case": -2.0}
     assert all(
-        c.passed
-        for c in ood.t_eps_checks(CheckLog("t"), teps, {"teacher": -1.0, "worst_case": -2.0}, 0.1)
+        c.passed for c in ood.t_eps_checks(CheckLog("t"), long_run, teacher, teps, limits_eps)
     )
+    # T_eps of the teacher's labels against the prediction for the worst case, and back
+    swapped_eps = {
+        (k, {"teacher": "worst_case", "worst_case": "teacher"}[lab]): v
+        for (k, lab), v in teps.items()
+    }
     assert not any(
         c.passed
-        for c in ood.t_eps_checks(CheckLog("t"), teps, {"teacher": -2.0, "worst_case": -1.0}, 0.1)
+        for c in ood.t_eps_checks(CheckLog("t"), long_run, teacher, swapped_eps, limits_eps)
     )
 
 

@@ -130,6 +130,7 @@ class StabilitySweep:
     S_fro2_mean: np.ndarray
     S_fro2_min: np.ndarray
     S_fro2_max: np.ndarray
+    S_fro2_var: np.ndarray
     excess_mean: np.ndarray
     diverged_at: np.ndarray
 
@@ -168,6 +169,7 @@ def stability_sweep(
             np.nanmean(S2, axis=1) if S2.size else S2,
             np.nanmin(S2, axis=1),
             np.nanmax(S2, axis=1),
+            np.nanvar(S2, axis=1),
             np.nanmean(run["excess_loss"][:, keep], axis=1),
             run.diverged_at,
         )
@@ -295,13 +297,18 @@ def edge_of_stability(
     log: CheckLog, sweep: StabilitySweep, tolerance: float, margin: float = 1.1
 ) -> Check:
     """Between ``2K/D`` and 2 the late time-average of ``||S||_F^2`` is ``2/eta``: the largest
-    relative deviation of ``eta <||S||^2> / 2`` from 1 over those step sizes. Step sizes within
-    ``margin`` of ``2K/D`` are left out: there the attention reaches the edge as slowly as it
-    reaches ``S*`` below the bound (like ``1/T``)."""
+    relative deviation of ``eta <||S||^2> / 2`` from its prediction over those step sizes. The
+    prediction is 1 plus the second-order bias of a time average at the edge, ``(eta^2/4)
+    Var(||S||^2)`` (the steps multiply the value block's error by ``1 - eta ||S||^2``, whose
+    geometric mean has modulus 1 at the edge), with the variance measured over the same window.
+    Step sizes within ``margin`` of ``2K/D`` are left out: there the attention reaches the edge
+    as slowly as it reaches ``S*`` below the bound (like ``1/T``)."""
     band = (sweep.eta > margin * sweep.bound) & ~sweep.diverged
     if not band.any():
         raise ValueError("no step size of the sweep lies in the edge-of-stability band")
-    dev = np.abs(sweep.eta[band] * sweep.S_fro2_mean[band] / 2.0 - 1.0)
+    eta = sweep.eta[band]
+    bias = eta**2 * sweep.S_fro2_var[band] / 4.0
+    dev = np.abs(eta * sweep.S_fro2_mean[band] / 2.0 - 1.0 - bias)
     return log.close_to(
         "edge_of_stability",
         "above 2K/D, GD stalls where ||S||_F^2 = 2/eta (late time average)",
@@ -309,6 +316,7 @@ def edge_of_stability(
         0.0,
         tolerance,
         etas=int(band.sum()),
+        largest_bias=float(bias.max()),
         eta_range=[float(sweep.eta[band].min()), float(sweep.eta[band].max())],
     )
 
