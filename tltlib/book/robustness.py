@@ -99,8 +99,6 @@ def run(names: list[str], jobs: int = 1, progress: bool = True) -> dict[str, Any
     from tltlib.book.sweep import run_sweep
 
     paths = [resolve_chapter(n) for n in names] if names else chapters()
-    table = load()
-    rows = {(r["chapter"], r["setting"]): r for r in table.get("rows", [])}
     commit, date = _commit(), datetime.date.today().isoformat()
     for path in paths:
         for label, params, seeds in settings(path):
@@ -109,10 +107,13 @@ def run(names: list[str], jobs: int = 1, progress: bool = True) -> dict[str, Any
             result = run_sweep(path, points, jobs=jobs, cache_dir=cache, progress=progress)
             row = {"chapter": path.stem, "setting": label, "parameters": params}
             row.update(summarise(result.results), commit=commit, date=date)
+            # re-read before writing: another robustness run may have added rows meanwhile
+            rows = {(r["chapter"], r["setting"]): r for r in load().get("rows", [])}
             rows[(path.stem, label)] = row
-            table = {"rows": _ordered(rows)}
-            DATA.write_text(json.dumps(table, indent=1) + "\n")  # after every setting
-    return table
+            tmp = DATA.with_suffix(".json.tmp")
+            tmp.write_text(json.dumps({"rows": _ordered(rows)}, indent=1) + "\n")
+            tmp.replace(DATA)  # after every setting
+    return load()
 
 
 def _ordered(rows: dict[tuple[str, str], dict[str, Any]]) -> list[dict[str, Any]]:
