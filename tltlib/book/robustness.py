@@ -100,19 +100,20 @@ def run(names: list[str], jobs: int = 1, progress: bool = True) -> dict[str, Any
 
     paths = [resolve_chapter(n) for n in names] if names else chapters()
     commit, date = _commit(), datetime.date.today().isoformat()
-    for path in paths:
-        for label, params, seeds in settings(path):
-            points = [{**params, "seed": s} for s in range(seeds)]
-            cache = RUNS / "robustness" / path.stem / label.replace(" ", "").replace(",", "_")
-            result = run_sweep(path, points, jobs=jobs, cache_dir=cache, progress=progress)
-            row = {"chapter": path.stem, "setting": label, "parameters": params}
-            row.update(summarise(result.results), commit=commit, date=date)
-            # re-read before writing: another robustness run may have added rows meanwhile
-            rows = {(r["chapter"], r["setting"]): r for r in load().get("rows", [])}
-            rows[(path.stem, label)] = row
-            tmp = DATA.with_suffix(".json.tmp")
-            tmp.write_text(json.dumps({"rows": _ordered(rows)}, indent=1) + "\n")
-            tmp.replace(DATA)  # after every setting
+    plan = [(path, *setting) for path in paths for setting in settings(path)]
+    plan.sort(key=lambda item: item[1] != "defaults")  # every chapter's defaults first
+    for path, label, params, seeds in plan:
+        points = [{**params, "seed": s} for s in range(seeds)]
+        cache = RUNS / "robustness" / path.stem / label.replace(" ", "").replace(",", "_")
+        result = run_sweep(path, points, jobs=jobs, cache_dir=cache, progress=progress)
+        row = {"chapter": path.stem, "setting": label, "parameters": params}
+        row.update(summarise(result.results), commit=commit, date=date)
+        # re-read before writing: another robustness run may have added rows meanwhile
+        rows = {(r["chapter"], r["setting"]): r for r in load().get("rows", [])}
+        rows[(path.stem, label)] = row
+        tmp = DATA.with_suffix(".json.tmp")
+        tmp.write_text(json.dumps({"rows": _ordered(rows)}, indent=1) + "\n")
+        tmp.replace(DATA)  # after every setting
     return load()
 
 
