@@ -49,3 +49,11 @@ def test_cli_lists_the_command():
         [sys.executable, "-m", "tltlib", "robustness", "--help"], capture_output=True, text=True
     )
     assert out.returncode == 0 and "seeds" in out.stdout
+
+
+def test_the_stored_table_covers_every_chapter_at_its_defaults():
+    rows = robustness.load()["rows"]
+    defaults = {r["chapter"]: r for r in rows if r["setting"] == "defaults"}
+    assert set(defaults) == {p.stem for p in robustness.chapters()}
+    assert all(r["seeds"] == robustness.SEEDS and r["commit"] for r in defaults.values())
+    assert "not run yet" not in robustness.markdown().split("| defaults |")[1]
