@@ -344,6 +344,29 @@ def _misfit(measured: float, predicted: float, tolerance: float) -> float:
     return gap if np.isfinite(gap) else np.inf
 
 
+def _farthest_family(
+    log: CheckLog, name: str, claim: str, rows: dict, limit: float, margin: float
+) -> Check:
+    """One record for a label rule from ``rows = {family: (fit, predicted, tolerance)}``: the
+    family farthest from its prediction in units of its tolerance; the regime names the
+    families whose prediction is still more than ``margin`` from the limit."""
+    worst = max(rows, key=lambda k: _misfit(rows[k][0].slope, rows[k][1], rows[k][2]))
+    fit, pred, tol = rows[worst]
+    slow = sorted(k for k, r in rows.items() if abs(r[1] - limit) > margin)
+    return log.slope(
+        name,
+        claim,
+        fit,
+        pred,
+        tol,
+        family=worst,
+        asymptotic=limit,
+        regime=f"not in the asymptotic regime: {', '.join(slow)}" if slow else "asymptotic",
+        slopes={k: r[0].slope for k, r in rows.items()},
+        predicted={k: r[1] for k, r in rows.items()},
+    )
+
+
 def slope_checks(
     log: CheckLog,
     run: ReducedRun,
@@ -372,25 +395,11 @@ def slope_checks(
             pred = loglog_slope(window, np.abs(predicted)).slope
             tol = finite_time.SLOPE_ERROR + stderrs * fit.stderr
             rows[kind] = (fit, pred, tol)
-        worst = max(rows, key=lambda k: _misfit(rows[k][0].slope, rows[k][1], rows[k][2]))
-        fit, pred, tol = rows[worst]
-        slow = sorted(k for k, r in rows.items() if abs(r[1] - limit) > 0.05)
-        regime = f"not in the asymptotic regime: {', '.join(slow)}" if slow else "asymptotic"
-        out.append(
-            log.slope(
-                f"ood_slope_{lab}",
-                f"Theorem 3.2, {lab} labels: E_OOD ∝ T^{limit:g} (family farthest from its "
-                "finite-T prediction)",
-                fit,
-                pred,
-                tol,
-                family=worst,
-                asymptotic=limit,
-                regime=regime,
-                slopes={k: r[0].slope for k, r in rows.items()},
-                predicted={k: r[1] for k, r in rows.items()},
-            )
+        claim = (
+            f"Theorem 3.2, {lab} labels: E_OOD ∝ T^{limit:g} (family farthest from its "
+            "finite-T prediction)"
         )
+        out.append(_farthest_family(log, f"ood_slope_{lab}", claim, rows, limit, 0.05))
     return out
 
 
@@ -423,25 +432,11 @@ def t_eps_checks(
             except ValueError:  # the prediction never reaches these eps: it cannot match
                 pred = float("nan")
             rows[kind] = (fit, pred, finite_time.SLOPE_ERROR + stderrs * fit.stderr)
-        worst = max(rows, key=lambda k: _misfit(rows[k][0].slope, rows[k][1], rows[k][2]))
-        fit, pred, tol = rows[worst]
-        slow = sorted(k for k, r in rows.items() if abs(r[1] - limit) > 0.1)
-        regime = f"not in the asymptotic regime: {', '.join(slow)}" if slow else "asymptotic"
-        out.append(
-            log.slope(
-                f"t_eps_slope_{lab}",
-                f"T_ε ∝ ε^{limit:g} for {lab} labels (Theorem 3.2: O(ε^-2); family farthest "
-                "from its finite-T prediction)",
-                fit,
-                pred,
-                tol,
-                family=worst,
-                asymptotic=limit,
-                regime=regime,
-                slopes={k: r[0].slope for k, r in rows.items()},
-                predicted={k: r[1] for k, r in rows.items()},
-            )
+        claim = (
+            f"T_ε ∝ ε^{limit:g} for {lab} labels (Theorem 3.2: O(ε^-2); family farthest "
+            "from its finite-T prediction)"
         )
+        out.append(_farthest_family(log, f"t_eps_slope_{lab}", claim, rows, limit, 0.1))
     return out
 
 
