@@ -145,3 +145,14 @@ def test_natural_form_check_fails_on_a_wrong_teacher():
     bad = float((conv(signals) - shifted(conv.as_teacher())(X)).abs().max())
     assert CheckLog("t").close_to("n", "c", good, 0.0, 1e-10).passed
     assert not CheckLog("t").close_to("n", "c", bad, 0.0, 1e-10).passed
+
+
+def test_overshoot_height_fails_against_a_wrong_teacher(exact):
+    """The peak of C1 is (1 + sqrt(D/K))/2 for the run's own teacher (D = 8, K = 2: 1.91); read
+    against a teacher with K = 4 (1.21) the height check fails."""
+    from dataclasses import replace
+
+    assert claims.overshoot(CheckLog("t"), exact, height_tolerance=0.03)[1].passed
+    wrong = teachers.cnn_teacher(D=8, K=4, d=3, M=2, activation="identity", seed=0)
+    bad = claims.overshoot(CheckLog("t"), replace(exact, teacher=wrong), height_tolerance=0.03)
+    assert not bad[1].passed
