@@ -18,7 +18,7 @@ from tltlib.core.fits import late_slope, late_start, loglog_slope
 from tltlib.core.history import Run
 from tltlib.model import finite_time
 from tltlib.model.losses import excess_loss, monte_carlo_excess_loss
-from tltlib.model.metrics import cosine
+from tltlib.model.metrics import cosine, support_fraction
 from tltlib.model.student import PositionOnlyTransformer
 from tltlib.model.teachers import Teacher
 from tltlib.model.theory import peak_C1, t_star
@@ -79,8 +79,8 @@ def rate(
     fit = loglog_slope(t, y)
     teacher, s = run.teacher, run.settings
     eta, T = s["eta"], int(t[-1])
-    noisy = s.get("trainer") in ONLINE_TRAINERS and s.get("noise", 0) > 0
-    kw = dict(batch=s["batch"], noise=s["noise"]) if noisy else {}
+    noisy = s.get("trainer") in ONLINE_TRAINERS
+    kw = dict(batch=s["batch"], noise=s.get("noise", 0.0)) if noisy else {}
     predicted = finite_time.predicted_slopes(teacher, eta, t, **kw)[metric]
     floor_error = finite_time.floor_uncertainty(teacher, eta, t, **kw)[metric] if noisy else 0.0
     tolerance = finite_time.SLOPE_ERROR + floor_error + STDERRS * fit.stderr
@@ -132,10 +132,8 @@ def support_recovery(
     :data:`~tltlib.model.finite_time.GAP_ERROR` of it plus three standard deviations of the
     support entries (their spread; zero for exact GD, by Lemma D.2)."""
     S = student.scores()
-    K, D = teacher.K, teacher.D
-    top = torch.topk(S, K, dim=0).indices
-    found = torch.zeros(D, D, dtype=torch.bool).scatter_(0, top, True)
-    fraction = float((found == teacher.support).all(dim=0).double().mean())
+    K = teacher.K
+    fraction = support_fraction(S, teacher.support)
     on = S[teacher.support]
     worst = float((on - 1.0 / K).abs().max())
     a = log.at_least(

@@ -20,13 +20,24 @@ their gradient, and shifting the ``K`` logits of the support shifts the loss by 
 them), so ``t(g)`` is an integral, done here by the trapezoid rule. For the identity this is
 :func:`tltlib.model.theory.slow_manifold_time` and ``slow_manifold_excess`` in closed form.
 
-**The noise floor of online GD.** Label noise of variance ``noise^2`` gives the value block's
-gradient, per entry, a noise of variance ``noise^2 c ||S||_F^2 / N`` (``c = E[sigma'^2] =
-kappa``) on a curvature ``h = c ||S||_F^2``; SGD with step ``eta`` then holds the ``M d``
-entries at a variance ``eta noise^2 / (N (2 - eta h))`` each, which adds ``h/2`` times that
-to the excess loss and itself to ``||W_V - V*||_F^2``; ``||S||_F^2`` is read off the slow
-manifold at each step (it grows to ``D/K``). The noise of the sampled inputs scales with the loss itself and moves no slope at
-first order; the attention's share is ``1/D`` smaller.
+**What online GD adds.** The value block's gradient on a batch of ``N`` samples carries two
+noises: the label noise (variance ``noise^2``) and the sampling of the inputs, whose variance is
+the residual's own. Near the slow manifold the value block fluctuates around its optimum ``C1 V*``
+with a variance per entry that SGD with step ``eta`` holds at
+
+    var_m = eta (noise^2 h + c |v*_m|^2 ||E S^T||_F^2) / (N h (2 - eta h) - eta c^2 (d + 1) ||S^T S||_F^2),
+
+``h = c ||S||_F^2`` the curvature (``c = E[sigma'^2] = kappa``), ``E = C1 S - S*`` the slow
+residual of the attention (the input noise it leaves in the gradient, by Isserlis' theorem:
+``sum_ij <E_i, E_j> <s_i, s_j>``) and the last term the input noise of the fluctuation itself
+(the fourth moment of Gaussian tokens: ``E[z z^T A z z^T] = 2A + tr(A) I``). The fluctuation adds
+``h/2`` times ``sum var`` to the excess loss and ``sum var`` to ``||W_V - V*||_F^2``; every
+quantity is read off the slow manifold at each step. Where the columns of ``S*`` share their
+support (chapter 03: all of them) the input noise is ``D`` times larger than where they do not
+(chapters 01 and 02), and grows as ``eta h`` nears 2: it is what bends the online slopes of
+chapter 03 (about +0.05 at its defaults). For ReLU and Leaky ReLU the products of ``sigma'``
+are replaced by their mean ``c`` (a mean-field estimate; :func:`floor_uncertainty` carries a
+factor 3/2 either way). The attention's own fluctuation is ``1/D`` smaller and left out.
 """
 
 from __future__ import annotations
@@ -34,6 +45,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import torch
 
 from tltlib.core.fits import loglog_slope
 from tltlib.core.validate import positive_float, positive_int
@@ -88,54 +100,81 @@ def slow_manifold(teacher: Teacher, eta: float, n: int = 24001) -> dict[str, np.
 
 
 def online_floor(
-    teacher: Teacher, eta: float, batch: int, noise: float, S_norm2=None
+    teacher: Teacher, eta: float, batch: int, noise: float, steps=None
 ) -> dict[str, np.ndarray]:
-    """What label noise adds at stationarity to online GD: ``excess_loss`` and
-    ``WV_error_squared`` (see the module's docstring), at the attention's ``||S||_F^2``
-    (default ``D/K``, its value at convergence)."""
+    """What online GD adds to the slow manifold at ``steps`` (default: at convergence, where
+    ``S = S*``): ``excess_loss`` and ``WV_error_squared`` (see the module's docstring)."""
     eta, batch = positive_float("eta", eta), positive_int("batch", batch)
     noise = positive_float("noise", noise, allow_zero=True)
-    lam = float(teacher.activation.negative_slope)
+    _, K, _, lam = _shape(teacher)
     c = 0.5 * (1.0 + lam * lam)
-    S_norm2 = teacher.D / teacher.K if S_norm2 is None else np.asarray(S_norm2, dtype=float)
-    h = c * S_norm2
-    if np.any(eta * h >= 2.0):
-        raise ValueError(
-            f"eta={eta:g} is above the value block's stability bound {2 / np.max(h):.3g}"
-        )
-    var = eta * noise**2 / (batch * (2.0 - eta * h))
-    entries = teacher.M * teacher.d
-    return {"excess_loss": 0.5 * h * var * entries, "WV_error_squared": var * entries}
+    star = teacher.S_star.detach().to(torch.float64).numpy()
+    support = star > 0
+    if steps is None:
+        on, off, C1 = np.array([1.0 / K]), np.array([0.0]), np.array([1.0])
+    else:
+        at = slow_manifold_at(teacher, eta, steps)
+        on, off, C1 = at["S_on"], at["S_off"], at["C1"]
+    rows = (teacher.V_star.detach().to(torch.float64) ** 2).sum(dim=1).numpy()
+    M, d = teacher.M, teacher.d
+    excess, error = np.empty(len(on)), np.empty(len(on))
+    for k in range(len(on)):
+        S = np.where(support, on[k], off[k])
+        E = C1[k] * S - star
+        h = c * float((S * S).sum())
+        if eta * h >= 2.0:
+            raise ValueError(f"eta={eta:g} is above the value block's stability bound {2 / h:.3g}")
+        gram = S.T @ S
+        den = batch * h * (2.0 - eta * h) - eta * c * c * (d + 1) * float((gram * gram).sum())
+        if den <= 0:
+            raise ValueError(
+                f"eta={eta:g} with batch={batch} is above the stability bound of online GD's "
+                "input noise (make eta or the batch smaller, or the batch larger)"
+            )
+        input_noise = c * float(((E @ S.T) ** 2).sum())
+        var = eta * (noise**2 * h * M + input_noise * rows.sum()) * d / den
+        excess[k], error[k] = 0.5 * h * var, var
+    return {"excess_loss": excess, "WV_error_squared": error}
 
 
 def slow_manifold_at(teacher: Teacher, eta: float, steps) -> dict[str, np.ndarray]:
     """Every curve of :func:`slow_manifold` interpolated (in log-log) at ``steps``."""
     curve = slow_manifold(teacher, eta)
-    t, lt = curve.pop("step"), np.log(np.asarray(steps, dtype=float))
+    t = curve.pop("step")
+    lt = np.log(np.maximum(np.asarray(steps, dtype=float), t[1]))  # step 0: the first point
     return {k: np.exp(np.interp(lt, np.log(t[1:]), np.log(v[1:]))) for k, v in curve.items()}
 
 
 def predicted_curves(
-    teacher: Teacher, eta: float, steps, *, batch: int | None = None, noise: float = 0.0
+    teacher: Teacher,
+    eta: float,
+    steps,
+    *,
+    batch: int | None = None,
+    noise: float = 0.0,
+    floor_scale: float = 1.0,
 ) -> dict[str, np.ndarray]:
     """``excess_loss``, ``S_error``, ``WV_error`` and ``S_on`` predicted at ``steps``: the slow
-    manifold, plus the online floor when ``batch`` is given (online GD)."""
+    manifold, plus what online GD adds when ``batch`` is given (:func:`online_floor`, scaled by
+    ``floor_scale``)."""
     at = slow_manifold_at(teacher, eta, steps)
     out = {k: at[k] for k in ("excess_loss", "S_error", "WV_error", "S_on")}
-    S_norm2 = at["S_norm2"]
-    if batch is not None and noise > 0:
-        floor = online_floor(teacher, eta, batch, noise, S_norm2)
-        out["excess_loss"] = out["excess_loss"] + floor["excess_loss"]
-        out["WV_error"] = np.sqrt(out["WV_error"] ** 2 + floor["WV_error_squared"])
+    if batch is not None:
+        floor = online_floor(teacher, eta, batch, noise, steps)
+        out["excess_loss"] = out["excess_loss"] + floor_scale * floor["excess_loss"]
+        out["WV_error"] = np.sqrt(out["WV_error"] ** 2 + floor_scale * floor["WV_error_squared"])
     return out
 
 
 def predicted_slopes(
-    teacher: Teacher, eta: float, window, *, batch: int | None = None, noise: float = 0.0
+    teacher: Teacher, eta: float, window, *, batch: int | None = None, noise: float = 0.0,
+    floor_scale: float = 1.0,
 ) -> dict[str, float]:
     """Log-log slopes over the steps ``window`` of :func:`predicted_curves`."""
     window = np.asarray(window, dtype=float)
-    curves = predicted_curves(teacher, eta, window, batch=batch, noise=noise)
+    curves = predicted_curves(
+        teacher, eta, window, batch=batch, noise=noise, floor_scale=floor_scale
+    )
     curves.pop("S_on")
     return {k: loglog_slope(window, y).slope for k, y in curves.items()}
 
@@ -143,12 +182,14 @@ def predicted_slopes(
 def floor_uncertainty(
     teacher: Teacher, eta: float, window, batch: int, noise: float
 ) -> dict[str, float]:
-    """How much the predicted slopes move when the online floor is 2/3 or 3/2 of
-    :func:`online_floor` (the floor is an estimate near convergence, not an identity)."""
+    """How much the predicted slopes move when what online GD adds is 2/3 or 3/2 of
+    :func:`online_floor` (a mean-field estimate, not an identity)."""
     slopes = predicted_slopes(teacher, eta, window, batch=batch, noise=noise)
     out = dict.fromkeys(slopes, 0.0)
     for factor in (2.0 / 3.0, 1.5):
-        other = predicted_slopes(teacher, eta, window, batch=batch, noise=noise * math.sqrt(factor))
+        other = predicted_slopes(
+            teacher, eta, window, batch=batch, noise=noise, floor_scale=factor
+        )
         for k in slopes:
             out[k] = max(out[k], abs(other[k] - slopes[k]))
     return out

@@ -25,6 +25,15 @@ def cosine(A: torch.Tensor, B: torch.Tensor) -> float:
     return float((A * B).sum() / (na * nb))
 
 
+def support_fraction(S: torch.Tensor, support: torch.Tensor) -> float:
+    """Fraction of the columns of ``S`` whose ``K`` largest entries are the rows where
+    ``support`` (a boolean ``D x D`` matrix with ``K`` true entries per column) is true."""
+    K = int(support[:, 0].sum())
+    top = torch.topk(S.to(torch.float64), K, dim=0).indices
+    found = torch.zeros_like(support, dtype=torch.bool).scatter_(0, top, True)
+    return float((found == support).all(dim=0).double().mean())
+
+
 def measure(student: PositionOnlyTransformer, teacher: Teacher) -> dict[str, float]:
     """Excess loss (exact, Gaussian inputs), ``||S - S*||_F``, ``||W_V - V*||_F``,
     ``cos(W_V, V*)`` and ``||W_V||_F / ||V*||_F``."""
