@@ -26,7 +26,7 @@ from tltlib.core.checks import Check, CheckLog
 from tltlib.core.fits import SlopeFit, loglog_slope
 from tltlib.core.history import Run
 from tltlib.core.seeding import stream_seed
-from tltlib.core.validate import one_of, positive_int
+from tltlib.core.validate import in_range, one_of, positive_int
 from tltlib.model.activations import Activation, get_activation
 from tltlib.model.teachers import DTYPE, Teacher, check_inputs, graph_scores, value_matrix
 
@@ -226,6 +226,18 @@ class Attainable:
     def explained(self) -> float:
         """Share of the target's output energy the best student reproduces, ``1 - floor/baseline``."""
         return 1.0 - self.floor / self.baseline
+
+    def stable_step(self, fraction: float) -> float:
+        """``fraction`` of the value block's stability bound at the limit, ``2/||S_best||_F^2``
+        (for a teacher of the class, ``||S*||_F^2 = D/K`` and this is
+        :func:`tltlib.model.theory.stable_step`). An irregular graph with isolated nodes has
+        columns of ``S_best`` near one-hot, a larger ``||S_best||_F^2`` and a smaller bound than
+        the teacher's: with the teacher's step the value block would stall at the edge of
+        stability instead of converging."""
+        fraction = in_range("eta_fraction", fraction, 0.0, 1.0)
+        if not 0.0 < fraction < 1.0:
+            raise ValueError(f"eta_fraction must be in (0, 1), got {fraction!r}")
+        return fraction * 2.0 / float((self.scores.double() ** 2).sum())
 
 
 def best_attainable(target: Teacher, iterations: int = 200) -> Attainable:
