@@ -151,6 +151,31 @@ def test_exponent_checks_reject_the_theorems_power_of_D():
     assert fit.ci95["D"][1] < 3.0  # the data exclude D^4 outright
 
 
+@pytest.mark.parametrize("quantity", ["S_error", "WV_error"])
+def test_distance_exponent_checks_reject_the_theorems_power_of_D(quantity):
+    g = scaling.grid(D=[12, 20, 36], K=[2, 4], eta=[0.05, 0.1], v=[4.0, 16.0])
+    run = reduced.train_reduced(g["D"], g["K"], g["eta"], g["v"], 2_000_000, record=5)
+    fit = scaling.power_law_fit(scaling.prefactors(run)[quantity], g)
+    constant = {
+        "S_error": theory.asymptotic_S_error_constant(g["D"], g["K"], g["eta"], g["v"]),
+        "WV_error": theory.asymptotic_WV_error_constant(g["D"], g["K"], g["eta"]),
+    }[quantity]
+    closed = scaling.power_law_fit(constant, g)
+    expected = scaling.mixed_expectation(quantity, closed)
+    ours = scaling.exponent_checks(CheckLog("t"), quantity, fit, expected, 0.05, "t")
+    assert all(c.passed for c in ours), [c.to_dict() for c in ours]
+    theorem = scaling.exponent_checks(
+        CheckLog("t"), quantity, fit, scaling.THEOREM_EXPONENTS[quantity], 0.05, "t"
+    )
+    assert {c.name: c.passed for c in theorem}[f"{quantity}_exponent_D"] is False
+    wrong_v = dict(expected, v=expected["v"] + 0.5)  # a distance that would not depend on ||V*||
+    failed = {
+        c.name: c.passed
+        for c in scaling.exponent_checks(CheckLog("t"), quantity, fit, wrong_v, 0.05, "t")
+    }
+    assert failed[f"{quantity}_exponent_v"] is False
+
+
 def test_power_law_fit_recovers_exponents_and_rejects_bad_input():
     g = scaling.grid(D=[10, 20, 40], K=[1, 2, 4], eta=[0.1, 0.2])
     y = 3.0 * g["D"] ** 2 * g["K"] / g["eta"]
