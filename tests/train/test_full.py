@@ -1,11 +1,12 @@
 """The full one-layer transformer (eq. 2.5) and the Figure 1 check."""
 
+import dataclasses
 from dataclasses import dataclass
 
 import pytest
 import torch
 
-from tltlib.claims.full import position_only_check
+from tltlib.claims.full import learned_teacher_check, position_only_check
 from tltlib.core.checks import CheckLog
 from tltlib.model import teachers
 from tltlib.model.full import FullTransformer
@@ -43,6 +44,21 @@ def test_position_only_check_passes_after_training(converged):
 def test_position_only_check_fails_early(teacher):
     early = full.train_full(teacher, 0.3, 10, batch=30, init_scale=0.01)
     assert not position_only_check(CheckLog("t"), early, 0.1)[0].passed
+
+
+def test_learned_teacher_check_passes_after_training(converged):
+    assert all(c.passed for c in learned_teacher_check(CheckLog("t"), converged))
+
+
+def test_learned_teacher_check_fails_early_and_against_a_wrong_teacher(teacher, converged):
+    early = full.train_full(teacher, 0.3, 10, batch=30, init_scale=0.01)
+    assert not learned_teacher_check(CheckLog("t"), early)[1].passed  # the attention: not yet
+    other = teachers.cnn_teacher(D=8, K=2, d=3, M=2, activation="identity", seed=5)
+    wrong_value = dataclasses.replace(converged, teacher=other)
+    assert [c.passed for c in learned_teacher_check(CheckLog("t"), wrong_value)] == [False, True]
+    shifted = teachers.Teacher(other.V_star, torch.roll(other.S_star, 1, dims=0), other.activation)
+    wrong_scores = dataclasses.replace(converged, teacher=shifted)
+    assert not learned_teacher_check(CheckLog("t"), wrong_scores)[1].passed
 
 
 @dataclass(frozen=True)
