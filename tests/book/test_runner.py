@@ -118,3 +118,26 @@ def test_cli_run_writes_records_and_fails_on_failed_checks(tmp_path):
     teacher = cnn.conv_pool_1d(8, 2, 10, 8, "relu", seed=3).as_teacher()
     steps = theory.horizon_steps(teacher, theory.stable_step(teacher, 0.8), 1.5)
     assert exact["steps"] == steps and exact["D"] == 8 and "excess_loss_final" in exact
+
+
+def test_format_records_prints_a_measured_value_that_is_not_a_number():
+    records = [
+        {
+            "name": "a",
+            "comparison": "close",
+            "expected": 1.0,
+            "tolerance": 0.1,
+            "passed": False,
+            "measured": None,
+        },
+        {
+            "name": "b",
+            "comparison": "at_most",
+            "expected": 2,
+            "tolerance": None,
+            "passed": True,
+            "measured": 1.5,
+        },
+    ]
+    text = runner.format_records(records)
+    assert "measured None" in text and "FAIL" in text and "<= 2" in text

@@ -215,21 +215,27 @@ def run_chapter(
     return result
 
 
+def _number(x: Any, spec: str) -> str:
+    """``x`` formatted with ``spec`` when it is a real number, else as it is (``None``, text)."""
+    return format(x, spec) if isinstance(x, int | float) and not isinstance(x, bool) else str(x)
+
+
 def format_records(records: list[dict[str, Any]]) -> str:
-    """A plain-text table of check records for the terminal."""
+    """A plain-text table of check records for the terminal (a measured value that is not a
+    number, such as ``None`` for NaN in JSON, is printed as it is)."""
     if not records:
         return "(no check records)"
     width = max(len(r["name"]) for r in records)
     lines = []
     for r in records:
+        expected = _number(r["expected"], ".4g")
         if r["comparison"] == "close":
-            rule = f"{r['expected']:.4g} ± {r['tolerance']:.3g}"
+            rule = f"{expected} ± {_number(r['tolerance'], '.3g')}"
         else:
-            rule = ("<= " if r["comparison"] == "at_most" else ">= ") + f"{r['expected']:.4g}"
+            rule = ("<= " if r["comparison"] == "at_most" else ">= ") + expected
         mark = "pass" if r["passed"] else "FAIL"
-        lines.append(
-            f"  {mark}  {r['name']:<{width}}  measured {r['measured']:<12.6g} expected {rule}"
-        )
+        measured = _number(r["measured"], ".6g")
+        lines.append(f"  {mark}  {r['name']:<{width}}  measured {measured:<12} expected {rule}")
     return "\n".join(lines)
 
 
