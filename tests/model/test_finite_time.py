@@ -7,6 +7,7 @@ import torch
 
 from tltlib.core.fits import late_slope, late_start
 from tltlib.examples import cnn
+from tltlib.examples.selection import subset_teacher
 from tltlib.model import finite_time, teachers, theory
 from tltlib.train.online import train_online
 from tltlib.train.population import train_population
@@ -86,3 +87,24 @@ def test_steps_for_rate_grow_with_the_size():
 def test_online_floor_rejects_an_unstable_step():
     with pytest.raises(ValueError, match="stability bound"):
         finite_time.online_floor(_teacher(16, 4, "identity"), 1.0, 100, 0.1)
+
+
+def test_online_floor_predicts_the_input_noise_of_a_shared_support():
+    """Every column of S* on the same rows (sparse token selection) makes the input noise of
+    online GD D times larger: at zero label noise and batch 20 the loss sits ~65% above the slow
+    manifold, and the prediction with the input noise matches it to the fluctuation."""
+    t = subset_teacher([0, 4, 7], 12, 6)
+    eta = theory.stable_step(t, 0.75)
+    steps = theory.horizon_steps(t, eta, 20)
+    ratios, slow = [], []
+    for seed in range(3):
+        run = train_online(t, eta, steps, batch=20, noise=0.0, seed=seed, dtype=torch.float64)
+        h = run.history
+        late = h["step"] >= steps // 4
+        y, s = h["excess_loss"][late], h["step"][late]
+        ratios.append(y / finite_time.predicted_curves(t, eta, s, batch=20)["excess_loss"])
+        slow.append(y / finite_time.predicted_curves(t, eta, s)["excess_loss"])
+    ratios = np.concatenate(ratios)
+    se = ratios.std() / np.sqrt(len(ratios) / 4)  # about 4 marks a correlation time
+    assert abs(ratios.mean() - 1.0) < 4 * se + 0.05
+    assert np.concatenate(slow).mean() > 1.3  # without the input noise it would fail
