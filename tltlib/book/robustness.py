@@ -94,13 +94,18 @@ def summarise(results: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-def run(names: list[str], jobs: int = 1, progress: bool = True) -> dict[str, Any]:
-    """Run the settings of the chapters ``names`` (all when empty) and update :data:`DATA`."""
+def run(
+    names: list[str], jobs: int = 1, progress: bool = True, defaults_only: bool = False
+) -> dict[str, Any]:
+    """Run the settings of the chapters ``names`` (all when empty; only their defaults with
+    ``defaults_only``) and update :data:`DATA`."""
     from tltlib.book.sweep import run_sweep
 
     paths = [resolve_chapter(n) for n in names] if names else chapters()
     commit, date = _commit(), datetime.date.today().isoformat()
     plan = [(path, *setting) for path in paths for setting in settings(path)]
+    if defaults_only:
+        plan = [item for item in plan if item[1] == "defaults"]
     plan.sort(key=lambda item: item[1] != "defaults")  # every chapter's defaults first
     for path, label, params, seeds in plan:
         points = [{**params, "seed": s} for s in range(seeds)]
@@ -162,7 +167,9 @@ def markdown(path: Path = DATA) -> str:
 
 
 def _cmd_robustness(args: argparse.Namespace) -> int:
-    table = run(args.chapters, jobs=args.jobs, progress=not args.quiet)
+    table = run(
+        args.chapters, jobs=args.jobs, progress=not args.quiet, defaults_only=args.defaults_only
+    )
     print(markdown())
     print(f"written: {DATA}")
     return 0 if all(r["passed"] == r["seeds"] for r in table["rows"]) else 1
@@ -179,4 +186,7 @@ def add_subcommand(sub: argparse._SubParsersAction) -> None:
     p.add_argument("chapters", nargs="*", help="chapters to run (default: all)")
     p.add_argument("-j", "--jobs", type=int, default=1, help="local parallel runs")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.add_argument(
+        "--defaults-only", action="store_true", help="only the defaults' twenty seeds, no sizes"
+    )
     p.set_defaults(func=_cmd_robustness)
