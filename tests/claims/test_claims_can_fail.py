@@ -70,7 +70,7 @@ def test_training_checks_fail_on_frozen_attention(frozen):
     log = CheckLog("t")
     claims.training_checks(log, frozen)
     result = names(log)
-    for name in ("loss_slope", "S_error_slope", "support_topK", "support_values"):
+    for name in ("loss_slope", "S_error_slope", "WV_error_slope", "support_topK", "support_values"):
         assert result[name] is False, name
 
 
