@@ -2,7 +2,9 @@
 
 (a) excess training loss, (b) excess out-of-distribution loss on a fixed batch of inputs with
 i.i.d. exponential entries (labels from the teacher), (c) ``cos(W_V, V*)``; one curve per set
-(:func:`tltlib.model.teachers.paper_set`). :func:`run_sets` trains them;
+(:func:`tltlib.model.teachers.paper_set`). :func:`run_sets` trains them online (the paper's
+method), :func:`run_sets_exact` by exact population GD (every activation, no sampling noise,
+each set for the same number of its own ``T*``);
 :func:`tltlib.figures.sets.draw` draws any runs that recorded ``excess_loss``, ``ood_excess`` and
 ``cosine``.
 """
@@ -17,9 +19,11 @@ from tltlib.core.fits import late_slope
 from tltlib.core.history import Run
 from tltlib.core.validate import in_range, positive_float, positive_int
 from tltlib.model.data import sample_inputs
+from tltlib.model.metrics import sample_excess
 from tltlib.model.teachers import PAPER_SETS, paper_set
-from tltlib.model.theory import eta_stability_bound, t_star
+from tltlib.model.theory import eta_stability_bound, horizon_steps, stable_step, t_star
 from tltlib.train.online import train_online
+from tltlib.train.population import train_population
 
 
 def set_step_size(
@@ -61,6 +65,37 @@ def run_sets(
             seed=seed,
             ood_inputs=X_ood,
             record=record,
+        )
+    return runs
+
+
+def run_sets_exact(
+    horizon: float,
+    eta_fraction: float = 0.8,
+    *,
+    sets: Sequence[int] = tuple(PAPER_SETS),
+    n_ood: int = 100,
+    seed: int = 0,
+    d: int = 10,
+    M: int = 8,
+    record: int | Sequence[int] = 20,
+) -> dict[str, Run]:
+    """Exact population GD on every set, each at ``eta_fraction`` of its stability bound
+    ``2K/D`` and for ``horizon`` times its own ``T*`` (so every set reaches the same regime),
+    recording the excess OOD loss on ``n_ood`` exponential inputs as :func:`run_sets` does."""
+    runs = {}
+    for number in sets:
+        teacher = paper_set(number, seed, d, M)
+        eta = stable_step(teacher, eta_fraction, name="fig2_eta_fraction")
+        steps = horizon_steps(teacher, eta, horizon, name="fig2_horizon")
+        X_ood = sample_inputs("exponential", n_ood, teacher.d, teacher.D, seed, stream="ood")
+        runs[teacher.name] = train_population(
+            teacher,
+            eta,
+            steps,
+            seed=seed,
+            record=record,
+            extra_metrics={"ood_excess": sample_excess(teacher, X_ood)},
         )
     return runs
 
