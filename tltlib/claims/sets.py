@@ -15,6 +15,8 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
+from tltlib.claims.training import rate
+from tltlib.core.checks import Check, CheckLog
 from tltlib.core.fits import late_slope
 from tltlib.core.history import Run
 from tltlib.core.validate import in_range, positive_float, positive_int
@@ -32,6 +34,11 @@ def set_step_size(
     """``min(eta, cap * eta_stability_bound)`` for set ``number``: the sets differ in ``D/K``, and
     GSLP (``K = 1``) needs a step below ``2K/D = 0.1``."""
     return min(eta, cap * eta_stability_bound(paper_set(number, seed, d, M)))
+
+
+def _ood_inputs(teacher, n_ood: int, seed: int):
+    """The fixed exponential inputs on which every run of a set records ``ood_excess``."""
+    return sample_inputs("exponential", n_ood, teacher.d, teacher.D, seed, stream="ood")
 
 
 def run_sets(
@@ -55,7 +62,6 @@ def run_sets(
     runs = {}
     for number in sets:
         teacher = paper_set(number, seed, d, M)
-        X_ood = sample_inputs("exponential", n_ood, teacher.d, teacher.D, seed, stream="ood")
         runs[teacher.name] = train_online(
             teacher,
             set_step_size(number, eta, cap, seed, d, M),
@@ -63,7 +69,7 @@ def run_sets(
             batch=batch,
             noise=noise,
             seed=seed,
-            ood_inputs=X_ood,
+            ood_inputs=_ood_inputs(teacher, n_ood, seed),
             record=record,
         )
     return runs
@@ -88,14 +94,13 @@ def run_sets_exact(
         teacher = paper_set(number, seed, d, M)
         eta = stable_step(teacher, eta_fraction, name="fig2_eta_fraction")
         steps = horizon_steps(teacher, eta, horizon, name="fig2_horizon")
-        X_ood = sample_inputs("exponential", n_ood, teacher.d, teacher.D, seed, stream="ood")
         runs[teacher.name] = train_population(
             teacher,
             eta,
             steps,
             seed=seed,
             record=record,
-            extra_metrics={"ood_excess": sample_excess(teacher, X_ood)},
+            extra_metrics={"ood_excess": sample_excess(teacher, _ood_inputs(teacher, n_ood, seed))},
         )
     return runs
 
@@ -125,4 +130,33 @@ def peak_to_final(
             continue
         y = np.asarray(run.history[metric])
         out[label] = float(np.max(y) / y[-1])
+    return out
+
+
+def exact_checks(log: CheckLog, runs: Mapping[str, Run], min_drop: float = 2.0) -> list[Check]:
+    """The checks of :func:`run_sets_exact`'s runs: on every set, the late slope of the excess
+    loss against the slow manifold's prediction at its ``T`` (:func:`tltlib.claims.training.rate`),
+    and the excess OOD loss at least ``min_drop`` below its peak, smallest over the sets run for
+    at least ``5 T*``."""
+    out = [
+        rate(
+            log,
+            run,
+            "excess_loss",
+            -1.0,
+            f"Theorem 3.1 (iii) on set {label} (exact GD)",
+            name=f"fig2_exact/{label}/loss_slope",
+        )
+        for label, run in runs.items()
+    ]
+    drop = peak_to_final(runs, "ood_excess", min_t_star=5.0)
+    out.append(
+        log.at_least(
+            "fig2_exact_ood_decrease",
+            "Figure 2(b), exact GD: peak / final excess OOD loss, smallest over the sets",
+            min(drop.values(), default=float("nan")),
+            min_drop,
+            sets=sorted(drop),
+        )
+    )
     return out
