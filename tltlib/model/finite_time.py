@@ -167,7 +167,12 @@ def predicted_curves(
 
 
 def predicted_slopes(
-    teacher: Teacher, eta: float, window, *, batch: int | None = None, noise: float = 0.0,
+    teacher: Teacher,
+    eta: float,
+    window,
+    *,
+    batch: int | None = None,
+    noise: float = 0.0,
     floor_scale: float = 1.0,
 ) -> dict[str, float]:
     """Log-log slopes over the steps ``window`` of :func:`predicted_curves`."""
@@ -187,9 +192,7 @@ def floor_uncertainty(
     slopes = predicted_slopes(teacher, eta, window, batch=batch, noise=noise)
     out = dict.fromkeys(slopes, 0.0)
     for factor in (2.0 / 3.0, 1.5):
-        other = predicted_slopes(
-            teacher, eta, window, batch=batch, noise=noise, floor_scale=factor
-        )
+        other = predicted_slopes(teacher, eta, window, batch=batch, noise=noise, floor_scale=factor)
         for k in slopes:
             out[k] = max(out[k], abs(other[k] - slopes[k]))
     return out
