@@ -52,8 +52,9 @@ def measure(student: PositionOnlyTransformer, teacher: Teacher) -> dict[str, flo
 Metric = Callable[[PositionOnlyTransformer], float]
 
 
-def sample_excess(teacher: Teacher, X: torch.Tensor) -> Metric:
-    """A metric: ``1/2 mean_n ||f*(X_n) - TF(X_n)||_F^2`` on the fixed inputs ``X`` (N, d, D).
+def sample_excess(teacher: Teacher, X: torch.Tensor, stderr: bool = False) -> Metric:
+    """A metric: ``1/2 mean_n ||f*(X_n) - TF(X_n)||_F^2`` on the fixed inputs ``X`` (N, d, D),
+    or with ``stderr`` the standard error of that mean.
 
     Used for out-of-distribution inputs (Figure 2(b)), where no closed form exists; the
     label noise is left out, since its cross term has mean zero.
@@ -63,6 +64,9 @@ def sample_excess(teacher: Teacher, X: torch.Tensor) -> Metric:
 
     def excess(student: PositionOnlyTransformer) -> float:
         diff = target - student(X)
-        return float(0.5 * (diff * diff).sum(dim=(-2, -1)).mean())
+        terms = 0.5 * (diff * diff).sum(dim=(-2, -1))
+        if stderr:
+            return float(terms.std() / terms.shape[0] ** 0.5)
+        return float(terms.mean())
 
     return excess
