@@ -57,3 +57,10 @@ def test_the_stored_table_covers_every_chapter_at_its_defaults():
     assert set(defaults) == {p.stem for p in robustness.chapters()}
     assert all(r["seeds"] == robustness.SEEDS and r["commit"] for r in defaults.values())
     assert "not run yet" not in robustness.markdown().split("| defaults |")[1]
+
+
+def test_defaults_only_and_sizes_only_exclude_each_other():
+    import pytest
+
+    with pytest.raises(ValueError, match="exclude each other"):
+        robustness.run(["01"], defaults_only=True, sizes_only=True)

@@ -95,10 +95,16 @@ def summarise(results: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def run(
-    names: list[str], jobs: int = 1, progress: bool = True, defaults_only: bool = False
+    names: list[str],
+    jobs: int = 1,
+    progress: bool = True,
+    defaults_only: bool = False,
+    sizes_only: bool = False,
 ) -> dict[str, Any]:
     """Run the settings of the chapters ``names`` (all when empty; only their defaults with
-    ``defaults_only``) and update :data:`DATA`."""
+    ``defaults_only``, only their sizes with ``sizes_only``) and update :data:`DATA`."""
+    if defaults_only and sizes_only:
+        raise ValueError("defaults_only and sizes_only exclude each other")
     from tltlib.book.sweep import run_sweep
 
     paths = [resolve_chapter(n) for n in names] if names else chapters()
@@ -106,6 +112,8 @@ def run(
     plan = [(path, *setting) for path in paths for setting in settings(path)]
     if defaults_only:
         plan = [item for item in plan if item[1] == "defaults"]
+    if sizes_only:
+        plan = [item for item in plan if item[1] != "defaults"]
     plan.sort(key=lambda item: item[1] != "defaults")  # every chapter's defaults first
     for path, label, params, seeds in plan:
         points = [{**params, "seed": s} for s in range(seeds)]
@@ -168,7 +176,11 @@ def markdown(path: Path = DATA) -> str:
 
 def _cmd_robustness(args: argparse.Namespace) -> int:
     table = run(
-        args.chapters, jobs=args.jobs, progress=not args.quiet, defaults_only=args.defaults_only
+        args.chapters,
+        jobs=args.jobs,
+        progress=not args.quiet,
+        defaults_only=args.defaults_only,
+        sizes_only=args.sizes_only,
     )
     print(markdown())
     print(f"written: {DATA}")
@@ -188,5 +200,8 @@ def add_subcommand(sub: argparse._SubParsersAction) -> None:
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.add_argument(
         "--defaults-only", action="store_true", help="only the defaults' twenty seeds, no sizes"
+    )
+    p.add_argument(
+        "--sizes-only", action="store_true", help="only the sizes of chapters 01-06, no defaults"
     )
     p.set_defaults(func=_cmd_robustness)
