@@ -192,8 +192,8 @@ def run_chapter(
     progress: bool = False,
 ) -> ChapterResult:
     """Execute a chapter with ``parameters`` (validated) and collect its check records."""
-    pm = require("papermill", "book")
     path = resolve_chapter(chapter)
+    pm = require("papermill", "book")
     params = coerce_parameters(dict(parameters or {}), chapter_parameters(path), path.stem)
     out = Path(output) if output else RUNS / path.stem / f"{run_name(params)}.ipynb"
     out.parent.mkdir(parents=True, exist_ok=True)

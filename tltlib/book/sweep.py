@@ -158,6 +158,7 @@ def _dry_run_main() -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+
     TransformerManager = require("IPython.core.inputtransformer2", "book").TransformerManager
 
     from tltlib.book.runner import read_notebook
