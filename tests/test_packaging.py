@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import ast
 import functools
+import re
 import sys
 import tomllib
 from importlib import metadata
 from pathlib import Path
 
 import pytest
+import yaml
 from packaging.markers import Marker
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
@@ -200,3 +202,75 @@ def test_the_console_script_is_declared_and_callable():
 def test_the_install_test_is_registered():
     markers = PYPROJECT["tool"]["pytest"]["ini_options"]["markers"]
     assert any(m.startswith("install:") for m in markers)
+
+
+def bib_entries() -> dict[str, dict[str, str]]:
+    """The entries of ``references.bib``: key -> {field: value} (braces of a value dropped)."""
+    text = (ROOT / "references.bib").read_text()
+    entries = {}
+    for key, body in re.findall(r"^@\w+\{([^,]+),(.*?)^\}", text, re.M | re.S):
+        fields = re.findall(r"^\s*(\w+)\s*=\s*\{(.*)\},?\s*$", body, re.M)
+        entries[key] = {name: value.replace("{", "").replace("}", "") for name, value in fields}
+    return entries
+
+
+#: the three papers of the book: references.bib key -> arXiv identifier
+PAPERS = {
+    "zhang2026teachers": "2603.22801",
+    "arda2026finite": "2601.16514",
+    "nguyen2025onelayer": "2505.15009",
+}
+
+
+def check_citation(cff: dict) -> None:
+    """Assert that the parsed ``CITATION.cff`` cites the book and the three papers as
+    ``_config.yml``, ``pyproject.toml`` and ``references.bib`` do."""
+    config = yaml.safe_load((ROOT / "_config.yml").read_text())
+    assert cff["cff-version"] == "1.2.0"
+    assert cff["message"] and cff["type"] == "software"
+    assert cff["title"] == config["title"]
+    assert cff["authors"] == [{"name": config["author"]}]
+    assert cff["version"] == PROJECT["version"] == tltlib.__version__
+    assert cff["license"] == PROJECT["license"]
+    bib = bib_entries()
+    refs = cff["references"]
+    assert len(refs) == len(PAPERS)
+    for ref, (key, arxiv) in zip(refs, PAPERS.items(), strict=True):
+        entry = bib[key]
+        assert ref["title"] == entry["title"], key
+        authors = [f"{a['family-names']}, {a['given-names']}" for a in ref["authors"]]
+        assert authors == entry["author"].split(" and "), key
+        assert str(ref["year"]) == entry["year"], key
+        assert ref["url"] == f"https://arxiv.org/abs/{arxiv}" == entry["url"], key
+        assert {"type": "other", "value": f"arXiv:{arxiv}"}.items() <= ref["identifiers"][0].items()
+
+
+def test_citation_cff_cites_the_book_and_the_three_papers():
+    check_citation(yaml.safe_load((ROOT / "CITATION.cff").read_text()))
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        ("given-names: Qingyue", "given-names: Q."),
+        ("arXiv:2601.16514", "arXiv:2601.16515"),
+        ("version: 0.1.0", "version: 0.2.0"),
+        ("license: MIT", "license: Apache-2.0"),
+    ],
+)
+def test_the_citation_check_catches_a_wrong_entry(old, new):
+    text = (ROOT / "CITATION.cff").read_text()
+    assert old in text
+    with pytest.raises(AssertionError):
+        check_citation(yaml.safe_load(text.replace(old, new)))
+
+
+def test_the_intro_says_how_to_cite():
+    intro = (ROOT / "intro.md").read_text()
+    section = intro.split("## How to cite", 1)[1].split("\n## ", 1)[0]
+    cited = set(re.findall(r"\{cite:[tp]\}`([^`]+)`", section))
+    assert cited == set(PAPERS)
+    assert "CITATION.cff" in section and "LICENSE" in section
+    cff = yaml.safe_load((ROOT / "CITATION.cff").read_text())
+    assert f"title   = {{{cff['title']}}}" in section
+    assert f"version = {{{cff['version']}}}" in section
