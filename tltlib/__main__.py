@@ -1,4 +1,4 @@
-"""Command line: ``python -m tltlib COMMAND ...``.
+"""Command line: ``tltlib COMMAND ...`` (or ``python -m tltlib COMMAND ...``).
 
 ``run CHAPTER -p NAME VALUE ... [--json OUT]`` executes a chapter with other parameters
 (:mod:`tltlib.book.runner`), ``sweep`` runs it over a grid (:mod:`tltlib.book.sweep`),
@@ -10,7 +10,8 @@ sets ``func``; :data:`COMMANDS` lists them.
 
 Exit status: 0 when every check passed, 1 when a check failed (or the chapter raised),
 2 for bad input (an unknown chapter or parameter, a value of the wrong type, or a value
-that the chapter rejects with a ``ValueError``).
+that the chapter rejects with a ``ValueError``, or a package of a missing extra: the message
+says which, as ``pip install 'tltlib[book]'``).
 """
 
 from __future__ import annotations
@@ -26,7 +27,9 @@ COMMANDS = (runner, sweep, report, robustness)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m tltlib", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="tltlib", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     for command in COMMANDS:
         command.add_subcommand(sub)
@@ -34,11 +37,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run the command of ``argv`` (default: the process's arguments); the exit status."""
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
         return args.func(args)
     except ParameterError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except ImportError as err:
+        if getattr(err, "extra", None) is None:  # not a missing extra (tltlib.core.extras)
+            raise
         print(f"error: {err}", file=sys.stderr)
         return 2
 

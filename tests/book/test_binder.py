@@ -2,9 +2,10 @@
 
 mybinder.org builds an image from ``binder/`` (repo2docker): ``runtime.txt`` picks Python,
 ``requirements.txt`` is installed with pip, then ``postBuild`` runs. What can be checked here:
-the files are valid and in step with the project's requirements, the launch buttons of the
-built HTML point to each chapter's source, and postBuild works in a fresh virtual environment
-(layered on this one, so that nothing, torch least of all, is downloaded).
+the files are valid and in step with ``pyproject.toml``, the MyST renderer of the notebook view
+(jupyterlab-myst) loads in every JupyterLab allowed, the launch buttons of the built HTML point
+to each chapter's source, and postBuild works in a fresh virtual environment (layered on this
+one, so that nothing, torch least of all, is downloaded).
 """
 
 import json
@@ -13,6 +14,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tomllib
 import venv
 from importlib import metadata
 from pathlib import Path
@@ -21,6 +23,8 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import yaml
 from packaging.requirements import Requirement
+from packaging.specifiers import SpecifierSet
+from packaging.utils import canonicalize_name
 
 from tltlib.book import report
 from tltlib.core.paths import ROOT
@@ -28,19 +32,17 @@ from tltlib.core.paths import ROOT
 BINDER = ROOT / "binder"
 HTML = ROOT / "_build" / "html"
 CPU_INDEX = "https://download.pytorch.org/whl/cpu"
-# in requirements.txt only: building, testing and linting the book, not running a chapter
-NOT_ON_BINDER = {
-    "jupyter-book",
-    "nbval",
-    "pytest",
-    "pytest-xdist",
-    "ruff",
-    "playwright",
-    "sphinx-mathjax-offline",
-    "dask",  # only for `python -m tltlib sweep --dask-scheduler`; imported lazily
-}
-# on Binder only: the notebook interface itself
-INTERFACE = {"jupyterlab"}
+#: what a notebook needs of the extras (pyproject.toml), on Binder beside the dependencies:
+#: the notebook format and kernel, `tltlib run`, the report page (PyYAML), sweeps' progress bar
+FROM_EXTRAS = {"jupytext", "papermill", "ipykernel", "pyyaml", "tqdm"}
+#: on Binder only: the notebook interface itself, and the renderer of the chapters' MyST roles
+INTERFACE = {"jupyterlab", "jupyterlab-myst"}
+#: JupyterLab releases that ship @jupyter/ydoc 3, the one jupyterlab-myst 2.x is built against
+#: (read from the wheels' jupyterlab/staging/package.json: 4.5.11 has ^3.0.0-a3, 4.6.0
+#: ^4.0.0-b1; jupyterlab-myst 2.7.0's labextension package.json asks for ^3.0.0). On 4.6 the
+#: extension is listed as incompatible and not loaded: the notebook view shows raw {cite}.
+JUPYTERLAB_FOR_MYST = SpecifierSet(">=4.0,<4.6")
+PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
 
 
 def requirements(path: Path) -> tuple[dict[str, Requirement], list[str]]:
@@ -83,17 +85,48 @@ def test_requirements_pin_the_cpu_build_of_torch():
     assert reqs["jupytext"].specifier.contains("1.16"), "jupytext-config needs jupytext >= 1.15.1"
 
 
+def declared() -> dict[str, Requirement]:
+    """What Binder must install, by name: the package's dependencies and :data:`FROM_EXTRAS`."""
+    reqs = [Requirement(r) for r in PYPROJECT["dependencies"]]
+    for extra in PYPROJECT["optional-dependencies"].values():
+        reqs += [r for r in map(Requirement, extra) if canonicalize_name(r.name) in FROM_EXTRAS]
+    return {canonicalize_name(r.name): r for r in reqs}
+
+
 def test_requirements_in_step_with_the_project():
-    ours, _ = requirements(ROOT / "requirements.txt")
-    binder, _ = requirements(BINDER / "requirements.txt")
-    runtime = {name: req for name, req in ours.items() if name not in NOT_ON_BINDER}
-    missing, extra = set(runtime) - set(binder), set(binder) - INTERFACE - set(runtime)
+    """postBuild installs tltlib with --no-deps: binder/requirements.txt must carry its
+    dependencies, with the same ranges (torch: the pin, inside the package's range)."""
+    ours = declared()
+    binder = {
+        canonicalize_name(n): r for n, r in requirements(BINDER / "requirements.txt")[0].items()
+    }
+    missing, extra = set(ours) - set(binder), set(binder) - INTERFACE - set(ours)
     assert not missing and not extra, (
-        f"binder/requirements.txt is out of step with requirements.txt: add {sorted(missing)}, "
-        f"remove {sorted(extra)} (or list a build/test-only package in NOT_ON_BINDER)"
+        f"binder/requirements.txt is out of step with pyproject.toml: add {sorted(missing)}, "
+        f"remove {sorted(extra)} (or list a package a notebook needs in FROM_EXTRAS)"
     )
-    for name, req in runtime.items():
+    for name, req in ours.items():
+        if name == "torch":
+            assert req.specifier.contains("2.13.0"), "the pin must satisfy pyproject's range"
+            continue
         assert binder[name].specifier == req.specifier, name
+
+
+def test_the_notebook_view_renders_myst():
+    """jupyterlab-myst is declared, with a JupyterLab it can load."""
+    reqs, _ = requirements(BINDER / "requirements.txt")
+    myst, lab = reqs["jupyterlab-myst"].specifier, reqs["jupyterlab"].specifier
+    assert myst.contains("2.7.0") and not myst.contains("3.0.0"), myst
+    allowed = [v for v in LAB_RELEASES if lab.contains(v)]
+    assert allowed, f"no JupyterLab release satisfies {lab}"
+    assert all(JUPYTERLAB_FOR_MYST.contains(v) for v in allowed), (
+        f"{lab} allows {[v for v in allowed if not JUPYTERLAB_FOR_MYST.contains(v)]}, "
+        f"where jupyterlab-myst 2.x does not load (needs {JUPYTERLAB_FOR_MYST})"
+    )
+
+
+#: some JupyterLab releases (PyPI), old and new, to test a range against
+LAB_RELEASES = ["3.6.8", "4.0.0", "4.2.7", "4.4.10", "4.5.0", "4.5.11", "4.6.0", "4.6.6", "5.0.0"]
 
 
 def test_this_environment_satisfies_the_binder_requirements():
@@ -123,6 +156,10 @@ def test_postbuild_runs_in_a_fresh_virtual_environment(tmp_path):
     env_dir = tmp_path / "venv"
     venv.EnvBuilder(with_pip=True).create(env_dir)
     python = env_dir / "bin" / "python"
+    # the venv's bundled setuptools (65 on Python 3.11) predates the SPDX licence of
+    # pyproject.toml (>= 77): drop it so that the build uses this environment's, as it would
+    # use the image's (postBuild falls back to an isolated build, which downloads one)
+    subprocess.run([str(python), "-m", "pip", "uninstall", "-y", "-q", "setuptools"], check=True)
     site = subprocess.run(
         [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
         capture_output=True,

@@ -141,3 +141,16 @@ def test_format_records_prints_a_measured_value_that_is_not_a_number():
     ]
     text = runner.format_records(records)
     assert "measured None" in text and "FAIL" in text and "<= 2" in text
+
+
+def test_resolve_chapter_outside_a_checkout(monkeypatch, tmp_path):
+    """After a plain ``pip install .`` the package has no chapters beside it: names are looked
+    up in ./chapters, and without one the error says where to run."""
+    monkeypatch.setattr(runner, "CHAPTERS", tmp_path / "site-packages" / "chapters")
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ParameterError, match=r"outside a checkout.*run from the book's root"):
+        runner.resolve_chapter("01")
+    (tmp_path / "chapters").mkdir()
+    copy = tmp_path / "chapters" / CH01.name
+    copy.write_text(CH01.read_text())
+    assert runner.resolve_chapter("01") == copy.resolve()

@@ -40,6 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from tltlib.core.checks import default_records_dir, load, markdown_text
+from tltlib.core.extras import require
 from tltlib.core.paths import ROOT
 
 CHAPTER_DIR = "chapters"
@@ -547,8 +548,7 @@ def rule(record: dict[str, Any]) -> tuple[str, str]:
 
 def toc_files(toc_path: Path) -> list[str]:
     """Every ``file:`` of a Jupyter Book ``_toc.yml``, root first, in reading order."""
-    import yaml
-
+    yaml = require("yaml", "book")
     toc = yaml.safe_load(toc_path.read_text(encoding="utf-8"))
     files: list[str] = []
 

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from tltlib.core.checks import ENV_VAR
+from tltlib.core.extras import require
 from tltlib.core.paths import CHAPTERS, RUNS
 
 
@@ -51,14 +52,33 @@ def _number_key(number: str) -> tuple[int, str] | None:
     return (int(m.group(1)), m.group(2)) if m else None
 
 
+def chapters_folder() -> Path | None:
+    """The folder of the chapters: the checkout's, else ``./chapters``, else ``None``."""
+    for folder in (CHAPTERS, Path.cwd() / "chapters"):
+        if folder.is_dir():
+            return folder
+    return None
+
+
 def resolve_chapter(name: str | os.PathLike) -> Path:
     """A chapter path from a path, a file name, a slug or its number (``"01"``, ``"1"``,
     ``"09a"``). A number shared by several chapters (``"09"`` for ``09a`` and ``09b``) is an
-    error that lists them."""
+    error that lists them.
+
+    Names are looked up in the checkout's ``chapters/`` or, when ``tltlib`` is installed
+    outside a checkout (``pip install .``), in ``chapters/`` of the current folder; without
+    either, the error says to run from the book's root or to give the chapter's path."""
     p = Path(name)
     if p.suffix == ".md" and p.is_file():
         return p.resolve()
-    candidates = sorted(CHAPTERS.glob("*.md"))
+    folder = chapters_folder()
+    if folder is None:
+        raise ParameterError(
+            f"cannot find chapter {str(name)!r}: tltlib is installed outside a checkout of the "
+            f"book ({CHAPTERS.parent}) and the current folder has no chapters/; run from the "
+            "book's root, or give the chapter's path (chapters/NN-slug.md)"
+        )
+    candidates = sorted(folder.glob("*.md"))
     key = str(name)
     for c in candidates:
         if key in (c.name, c.stem):
@@ -81,9 +101,7 @@ def resolve_chapter(name: str | os.PathLike) -> Path:
 
 def read_notebook(path: Path):
     """The chapter as an ``nbformat`` notebook (via jupytext)."""
-    import jupytext
-
-    return jupytext.read(path)
+    return require("jupytext", "book").read(path)
 
 
 def chapter_parameters(path: Path) -> dict[str, Any]:
@@ -174,9 +192,8 @@ def run_chapter(
     progress: bool = False,
 ) -> ChapterResult:
     """Execute a chapter with ``parameters`` (validated) and collect its check records."""
-    import papermill as pm
-
     path = resolve_chapter(chapter)
+    pm = require("papermill", "book")
     params = coerce_parameters(dict(parameters or {}), chapter_parameters(path), path.stem)
     out = Path(output) if output else RUNS / path.stem / f"{run_name(params)}.ipynb"
     out.parent.mkdir(parents=True, exist_ok=True)

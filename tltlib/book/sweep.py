@@ -44,6 +44,7 @@ from tltlib.book.runner import (
     run_chapter,
     run_name,
 )
+from tltlib.core.extras import require
 from tltlib.core.paths import PACKAGE
 
 #: seconds the dry run may spend on one grid point before it is taken as valid
@@ -157,7 +158,8 @@ def _dry_run_main() -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    from IPython.core.inputtransformer2 import TransformerManager
+
+    TransformerManager = require("IPython.core.inputtransformer2", "book").TransformerManager
 
     from tltlib.book.runner import read_notebook
     from tltlib.core.dryrun import DryRunStop, dry_run
@@ -356,9 +358,10 @@ def _local_results(chapter: str, todo: list[dict[str, Any]], jobs: int) -> Itera
 
 def _dask_results(chapter: str, todo: list[dict[str, Any]], address: str) -> Iterable[dict]:
     try:
-        from distributed import Client, as_completed
-    except ImportError as err:  # pragma: no cover - dask is in requirements.txt
-        raise ParameterError("--dask-scheduler needs dask[distributed] installed") from err
+        distributed = require("distributed", "sweep")
+    except ImportError as err:
+        raise ParameterError(f"--dask-scheduler: {err}") from err
+    Client, as_completed = distributed.Client, distributed.as_completed
     with Client(address, timeout="20s") as client:
         futures = [client.submit(execute_point, chapter, p, pure=False) for p in todo]
         try:
@@ -383,7 +386,7 @@ def run_sweep(
     Raises :class:`RejectedValueError` on the first run that stops on a ``ValueError`` (the
     runs still going are not waited for by a Dask cluster; a local pool finishes them).
     """
-    from tqdm.auto import tqdm
+    tqdm = require("tqdm.auto", "sweep").tqdm
 
     path = resolve_chapter(chapter)
     jobs = int(jobs)

@@ -4,11 +4,12 @@
 with their standard errors), ``checks`` (:class:`CheckLog`, the records of a chapter's
 **Check** section), ``history`` (:class:`History`, :class:`Run`, :func:`log_steps`),
 ``loop`` (the one training loop), ``dryrun`` (the contract that stops every trainer in a dry
-run), ``errors`` (:class:`DivergenceError`, :class:`StepSizeWarning`) and ``paths`` (where
-the book is). ``core`` imports nothing else of ``tltlib``.
+run), ``errors`` (:class:`DivergenceError`, :class:`StepSizeWarning`), ``paths`` (where the book
+is) and ``extras`` (:func:`~tltlib.core.extras.require`: an optional package, or an
+:class:`ImportError` naming the extra that installs it). ``core`` imports nothing else of ``tltlib``.
 """
 
-from . import checks, dryrun, errors, fits, history, loop, paths, seeding, validate
+from . import checks, dryrun, errors, extras, fits, history, loop, paths, seeding, validate
 from .checks import CheckLog
 from .errors import DivergenceError, StepSizeWarning
 from .history import History, Run
@@ -22,6 +23,7 @@ __all__ = [
     "checks",
     "dryrun",
     "errors",
+    "extras",
     "fits",
     "history",
     "loop",

@@ -131,7 +131,7 @@ def _kernel():
     if _KERNEL is None:
         try:
             from tltlib.train._reduced_kernel import kernel
-        except ImportError as err:  # pragma: no cover - numba is in requirements.txt
+        except ImportError as err:  # pragma: no cover - numba is a dependency (pyproject.toml)
             raise ImportError(
                 "tltlib.train.reduced needs numba for its compiled loop (pip install numba)"
             ) from err
