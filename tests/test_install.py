@@ -149,11 +149,12 @@ def test_a_chapter_without_the_book_extra_names_it(installed, tmp_path):
     assert "pip install 'tltlib[book]'" in out.stderr
 
 
-def test_the_package_metadata_carries_the_licence(installed):
+def test_the_package_metadata_carries_the_licence(installed, tmp_path):
     python = installed / "bin" / "python"
     code = "from importlib import metadata as m; d = m.distribution('tltlib'); "
     code += "print(d.metadata['License-Expression']); print(sorted(d.files or [], key=str))"
-    out = run([str(python), "-c", code], env=clean_env(installed))
+    # not from the checkout: its editable install's tltlib.egg-info would be found first
+    out = run([str(python), "-c", code], cwd=tmp_path, env=clean_env(installed))
     expression, files = out.stdout.splitlines()[:2]
     assert expression == "MIT"
     assert "LICENSE" in files, "the wheel must ship the licence file"
