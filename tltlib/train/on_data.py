@@ -55,8 +55,10 @@ def value_curvature(
         H = Xc @ S
         g2 = teacher.activation.derivative(W @ H) ** 2  # (n, M, D)
         # sum over images n and patches i of g2[n, m, i] h[n, :, i] h[n, :, i]^T, as a matmul
-        weighted = (g2[:, :, None, :] * H[:, None, :, :]).permute(1, 2, 0, 3).reshape(
-            teacher.M * teacher.d, -1
+        weighted = (
+            (g2[:, :, None, :] * H[:, None, :, :])
+            .permute(1, 2, 0, 3)
+            .reshape(teacher.M * teacher.d, -1)
         )
         flat = H.permute(0, 2, 1).reshape(-1, teacher.d)
         C += (weighted @ flat).reshape(teacher.M, teacher.d, teacher.d)
