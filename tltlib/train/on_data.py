@@ -35,6 +35,9 @@ from tltlib.model.student import (
 from tltlib.model.teachers import Teacher, check_inputs
 from tltlib.model.theory import eta_stability_bound, t_star
 
+CHUNK = 500
+"""Number of inputs per chunk in the full-data sums (loss, curvature): bounds their memory."""
+
 
 def value_curvature(
     teacher: Teacher, X: torch.Tensor, W: torch.Tensor | None = None, S: torch.Tensor | None = None
@@ -47,10 +50,19 @@ def value_curvature(
     X = X.to(torch.float64)
     W = teacher.V_star if W is None else W.to(torch.float64)
     S = teacher.S_star if S is None else S.to(torch.float64)
-    H = X @ S
-    Z = W @ H
-    g2 = teacher.activation.derivative(Z) ** 2
-    C = torch.einsum("nmi,nai,nbi->mab", g2, H, H) / len(X)
+    C = torch.zeros(teacher.M, teacher.d, teacher.d, dtype=torch.float64)
+    for Xc in X.split(CHUNK):
+        H = Xc @ S
+        g2 = teacher.activation.derivative(W @ H) ** 2  # (n, M, D)
+        # sum over images n and patches i of g2[n, m, i] h[n, :, i] h[n, :, i]^T, as a matmul
+        weighted = (
+            (g2[:, :, None, :] * H[:, None, :, :])
+            .permute(1, 2, 0, 3)
+            .reshape(teacher.M * teacher.d, -1)
+        )
+        flat = H.permute(0, 2, 1).reshape(-1, teacher.d)
+        C += (weighted @ flat).reshape(teacher.M, teacher.d, teacher.d)
+    C /= len(X)
     return float(torch.linalg.eigvalsh(C)[:, -1].max())
 
 
@@ -62,9 +74,13 @@ def data_stability_bound(teacher: Teacher, X: torch.Tensor) -> float:
 
 
 def data_loss(student: PositionOnlyTransformer, X: torch.Tensor, Y: torch.Tensor) -> float:
-    """``1/2 mean_n ||TF(X_n) - Y_n||_F^2`` on the inputs ``X`` with targets ``Y``."""
-    diff = student(X.to(torch.float64)) - Y.to(torch.float64)
-    return float(0.5 * (diff * diff).sum(dim=(-2, -1)).mean())
+    """``1/2 mean_n ||TF(X_n) - Y_n||_F^2`` on the inputs ``X`` with targets ``Y`` (summed in
+    chunks of :data:`CHUNK` inputs, so that memory stays bounded on large data sets)."""
+    total = 0.0
+    for Xc, Yc in zip(X.split(CHUNK), Y.split(CHUNK), strict=True):
+        diff = student(Xc.to(torch.float64)) - Yc.to(torch.float64)
+        total += float((diff * diff).sum())
+    return 0.5 * total / len(X)
 
 
 def relative_data_loss(
