@@ -112,13 +112,13 @@ def invalidate_cache(app: Any) -> None:
         key_file.unlink(missing_ok=True)
         app.tltlib_reread = {"*"}
         return
-    if not cache.is_dir():
+    srcdir = Path(app.srcdir)
+    if not cache.is_dir() or not (srcdir / "_toc.yml").is_file():
         return
     from jupyter_cache import get_cache
 
     from tltlib.book.report import collect
 
-    srcdir = Path(app.srcdir)
     stale = [c for c in collect(srcdir).chapters if c.problem and c.path.is_file()]
     if not stale:
         return
