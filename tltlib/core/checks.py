@@ -187,8 +187,8 @@ class CheckLog:
         """Write the records as JSON to ``path``, ``$TLTLIB_CHECKS`` or the records directory.
 
         Every record carries :meth:`fingerprint` of ``source`` (the chapter's file, by default
-        found in the checkout), which the reproduction report compares with the sources it
-        reads: the records stay fresh through a prose edit, and go stale when a code cell or
+        found in the checkout; with an explicit ``path``, only if ``source`` is given), which
+        the reproduction report compares with the sources it reads: the records stay fresh through a prose edit, and go stale when a code cell or
         the library changes. Returns the file written, or ``None`` when there is nowhere to
         write (see the module docstring for the order).
         """
@@ -200,7 +200,10 @@ class CheckLog:
             target = records_dir / f"{self.chapter}.json"
         target = Path(target)
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(self.to_json(self.fingerprint(source)) + "\n")
+        # records written to a file named by the caller belong to whatever book the caller
+        # says (``source``); elsewhere they are those of this checkout's chapter
+        stamp = self.fingerprint(source) if path is None or source is not None else {}
+        target.write_text(self.to_json(stamp) + "\n")
         return target
 
     def assert_all(self) -> None:
