@@ -81,7 +81,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", help="also write the rows to this file")
     parser.add_argument("--write", action="store_true", help="update README.md and the appendix")
     args = parser.parse_args(argv)
-    chosen = [n for n in (args.only or names) if n not in args.skip]
+    # a benchmark with OPTIONAL = True (bench_cache: full book builds) runs only by name
+    default = [
+        n for n in names if not getattr(importlib.import_module(f"bench_{n}"), "OPTIONAL", False)
+    ]
+    chosen = [n for n in (args.only or default) if n not in args.skip]
     rows = []
     for name in chosen:
         module = importlib.import_module(f"bench_{name}")

@@ -3,7 +3,8 @@
 ``run CHAPTER -p NAME VALUE ... [--json OUT]`` executes a chapter with other parameters
 (:mod:`tltlib.book.runner`), ``sweep`` runs it over a grid (:mod:`tltlib.book.sweep`),
 ``report [--run]`` prints the reproduction report (:mod:`tltlib.book.report`), ``robustness``
-runs every chapter at twenty seeds for the robustness page (:mod:`tltlib.book.robustness`).
+runs every chapter at twenty seeds for the robustness page (:mod:`tltlib.book.robustness`),
+``pdf`` prints the whole book to ``_build/pdf/book.pdf`` (:mod:`tltlib.book.pdf`).
 A command is a
 module of :mod:`tltlib.book` with an ``add_subcommand(subparsers)`` that adds its parser and
 sets ``func``; :data:`COMMANDS` lists them.
@@ -19,11 +20,11 @@ from __future__ import annotations
 import argparse
 import sys
 
-from tltlib.book import report, robustness, runner, sweep
+from tltlib.book import pdf, report, robustness, runner, sweep
 from tltlib.book.runner import ParameterError
 
 #: the modules that add a command, in the order of ``--help``
-COMMANDS = (runner, sweep, report, robustness)
+COMMANDS = (runner, sweep, report, robustness, pdf)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -21,7 +21,8 @@ Two front ends share it:
   Sphinx hooks in :mod:`tltlib.book.sphinx` see to the order), which shows :func:`collect`'s
   :class:`Report` and fails the build if a chapter left no records;
 * ``python -m tltlib report``, which prints the same table and exits with status 1 if a
-  claim fails or a chapter has no (or stale) records. By default it *reads* the records of the
+  claim fails or a chapter has no (or stale) records: stale when the chapter's code cells or
+  ``tltlib`` changed since they were made (:func:`staleness`). By default it *reads* the records of the
   last build or test run, which takes a second; ``--run`` first executes every chapter with
   its defaults through :func:`tltlib.book.runner.run_chapter` (papermill, minutes) and writes fresh
   records.
@@ -39,6 +40,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tltlib.core import fingerprint
 from tltlib.core.checks import default_records_dir, load, markdown_text
 from tltlib.core.extras import require
 from tltlib.core.paths import ROOT
@@ -603,8 +605,6 @@ def read_chapter(docname: str, path: Path, records_dir: Path) -> ChapterReport:
             "run pytest, or `python -m tltlib report --run`; the chapter must end with "
             f"`log.save()` on `CheckLog({path.stem!r})`)"
         )
-    elif file.stat().st_mtime < path.stat().st_mtime:
-        c.problem = f"the records in {file} are older than {path.name}: run the chapter again"
     else:
         try:
             records = load(file)
@@ -617,8 +617,35 @@ def read_chapter(docname: str, path: Path, records_dir: Path) -> ChapterReport:
         elif wrong:
             c.problem = f"{file} holds records of another chapter: {sorted(map(str, wrong))}"
         else:
-            c.records = records
+            c.problem = staleness(file, path, records)
+            if c.problem is None:
+                c.records = records
     return c
+
+
+def staleness(file: Path, path: Path, records: list[dict[str, Any]]) -> str | None:
+    """Why the records in ``file`` are stale for the chapter ``path``, or ``None``.
+
+    Records stamped by :meth:`~tltlib.core.checks.CheckLog.save` are fresh when the hash of the
+    chapter's code cells and that of ``tltlib`` match the current sources: a prose-only edit
+    keeps them (the cached book build does not run the chapter again), a code edit or a
+    library edit does not. Records without the stamp fall back on the files' times.
+    """
+    stamped = [r for r in records if "code_hash" in r and "library_hash" in r]
+    if not stamped:
+        if file.stat().st_mtime < path.stat().st_mtime:
+            return f"the records in {file} are older than {path.name}: run the chapter again"
+        return None
+    if {r["code_hash"] for r in stamped} != {fingerprint.code_hash(path)}:
+        return (
+            f"the records in {file} were made by other code cells than those of {path.name} "
+            "now: run the chapter again"
+        )
+    if {r["library_hash"] for r in stamped} != {fingerprint.library_hash()}:
+        return (
+            f"the records in {file} were made by another version of tltlib: run the chapter again"
+        )
+    return None
 
 
 def collect(root: Path = ROOT, records_dir: str | os.PathLike | None = None) -> Report:
@@ -674,7 +701,7 @@ def add_subcommand(sub: argparse._SubParsersAction) -> None:
             "Reads the records that the last book build or pytest run left in the records "
             "directory; --run executes every chapter with its defaults first. Exit status 0 "
             "if every check of every chapter passed, 1 otherwise (a failed claim, a chapter "
-            "without records or with records older than its source)."
+            "without records or with records made by other code cells or another tltlib)."
         ),
     )
     p.add_argument(

@@ -11,6 +11,24 @@ Sphinx knows neither, since the dependency goes through files in ``_build/checks
 * the report must be re-read on every build, even when its own source did not change, or an
   incremental build would keep an old table: :func:`report_always_outdated`.
 
+The book executes its notebooks through Jupyter Book's cache (``execute_notebooks: cache``):
+jupyter-cache keys a notebook on its code cells, so a prose-only edit executes nothing and a
+code edit executes that chapter again. The cache cannot see two other inputs, and
+:func:`invalidate_cache` (``builder-inited``) sees to them before anything is read:
+
+* the library: the cache is keyed on :func:`tltlib.core.fingerprint.library_hash` too, kept in
+  :data:`KEY_FILE` beside the cache (written when a build finishes without error,
+  :func:`save_cache_key`). When it changed, or when ``$TLTLIB_FORCE_EXECUTE`` is set
+  (:data:`FORCE_VAR`), the cache is emptied and every document is read (executed) again;
+* the check records in ``_build/checks`` that the reproduction report reads: a chapter whose
+  records are missing or stale (:func:`tltlib.book.report.staleness`: deleted, or made by
+  other code cells, for instance before an edit was undone) loses its cache entry and is
+  executed again, so that the report never finds old records.
+
+The pages that must run on every build (the report, the robustness page) say so in their
+front matter (``mystnb: execution_mode: force``) and are always re-read
+(:func:`report_always_outdated`).
+
 One more hook works around a bug of the toolchain: Sphinx 7.4 adds every inline script
 registered after the builder started (sphinx-thebe's ``const THEBE_JS_URL = ...``) a second
 time when it prepares writing, and a browser then stops with "Identifier 'THEBE_JS_URL' has
@@ -19,9 +37,23 @@ already been declared" on every page (:func:`drop_duplicate_scripts`).
 
 from __future__ import annotations
 
+import json
+import os
+import shutil
+from pathlib import Path
 from typing import Any
 
+from sphinx.util import logging
+
 REPORT_DOCNAME = "reproduction-report"
+#: pages executed on every build (their front matter forces execution)
+ALWAYS_READ = (REPORT_DOCNAME, "appendix/robustness")
+#: set (to anything but "" or "0") to execute every chapter: the cache is emptied
+FORCE_VAR = "TLTLIB_FORCE_EXECUTE"
+#: the library key of the execution cache, beside it in ``_build/``
+KEY_FILE = ".jupyter_cache-tltlib.json"
+
+LOGGER = logging.getLogger(__name__)
 
 
 def read_report_last(app: Any, env: Any, docnames: list[str]) -> None:
@@ -34,8 +66,81 @@ def read_report_last(app: Any, env: Any, docnames: list[str]) -> None:
 def report_always_outdated(
     app: Any, env: Any, added: set[str], changed: set[str], removed: set[str]
 ) -> list[str]:
-    """``env-get-outdated``: the report depends on every chapter's records; re-read it."""
-    return [REPORT_DOCNAME] if REPORT_DOCNAME in env.found_docs else []
+    """``env-get-outdated``: the pages of :data:`ALWAYS_READ`, and those that
+    :func:`invalidate_cache` marked (every document when the cache was emptied)."""
+    marked = getattr(app, "tltlib_reread", set()) if app is not None else set()
+    if "*" in marked:
+        return sorted(env.found_docs)
+    return sorted(doc for doc in {*ALWAYS_READ, *marked} if doc in env.found_docs)
+
+
+def forced() -> bool:
+    """True when ``$TLTLIB_FORCE_EXECUTE`` asks to execute every chapter."""
+    return os.environ.get(FORCE_VAR, "") not in ("", "0")
+
+
+def cache_key() -> dict[str, str]:
+    """What the execution cache is keyed on beside each notebook's code: the library."""
+    from tltlib.core.fingerprint import library_hash
+
+    return {"library_hash": library_hash()}
+
+
+def _cache_paths(app: Any) -> tuple[Path, Path] | None:
+    config = getattr(app.env, "mystnb_config", None)
+    if config is None or config.execution_mode != "cache":
+        return None
+    cache = Path(config.execution_cache_path)
+    return cache, cache.parent / KEY_FILE
+
+
+def invalidate_cache(app: Any) -> None:
+    """``builder-inited`` (after MyST-NB's): empty the cache or drop stale chapters from it."""
+    app.tltlib_reread = set()
+    found = _cache_paths(app)
+    if found is None:
+        return
+    cache, key_file = found
+    try:
+        old = json.loads(key_file.read_text())
+    except (OSError, ValueError):
+        old = None
+    if forced() or old != cache_key():
+        why = f"${FORCE_VAR} is set" if forced() else "tltlib changed (or no key yet)"
+        LOGGER.info(f"tltlib: {why}: emptying the execution cache {cache}")
+        shutil.rmtree(cache, ignore_errors=True)
+        key_file.unlink(missing_ok=True)
+        app.tltlib_reread = {"*"}
+        return
+    srcdir = Path(app.srcdir)
+    if not cache.is_dir() or not (srcdir / "_toc.yml").is_file():
+        return
+    from jupyter_cache import get_cache
+
+    from tltlib.book.report import collect
+
+    stale = [c for c in collect(srcdir).chapters if c.problem and c.path.is_file()]
+    if not stale:
+        return
+    jcache = get_cache(str(cache))
+    by_uri: dict[str, list[int]] = {}
+    for record in jcache.list_cache_records():
+        by_uri.setdefault(str(Path(record.uri).resolve()), []).append(record.pk)
+    for c in stale:
+        LOGGER.info(f"tltlib: {c.docname} runs again: {c.problem}")
+        for pk in by_uri.get(str(c.path.resolve()), []):
+            jcache.remove_cache(pk)
+        app.tltlib_reread.add(c.docname)
+
+
+def save_cache_key(app: Any, exception: Exception | None) -> None:
+    """``build-finished``: record the library key once a build has succeeded with it."""
+    found = _cache_paths(app)
+    if found is None or exception is not None:
+        return
+    cache, key_file = found
+    if cache.is_dir():
+        key_file.write_text(json.dumps(cache_key()) + "\n")
 
 
 def drop_duplicate_scripts(
@@ -58,6 +163,8 @@ def drop_duplicate_scripts(
 def setup(app: Any) -> dict[str, Any]:
     app.connect("env-before-read-docs", read_report_last)
     app.connect("env-get-outdated", report_always_outdated)
+    app.connect("builder-inited", invalidate_cache, priority=900)  # after MyST-NB's config
+    app.connect("build-finished", save_cache_key)
     app.connect("html-page-context", drop_duplicate_scripts)
     # the order of reading matters, so documents must not be read in parallel
     return {"version": "1", "parallel_read_safe": False, "parallel_write_safe": True}

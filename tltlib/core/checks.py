@@ -35,7 +35,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tltlib.core import paths
+from tltlib.core import fingerprint, paths
 from tltlib.core.fits import SlopeFit
 
 ENV_VAR = "TLTLIB_CHECKS"
@@ -160,16 +160,37 @@ class CheckLog:
     def failures(self) -> list[Check]:
         return [r for r in self.records if not r.passed]
 
-    def to_json(self) -> str:
+    def to_json(self, fingerprint: dict[str, str] | None = None) -> str:
+        """The records as JSON, each stamped with ``fingerprint`` (see :meth:`save`)."""
+        extra = fingerprint or {}
         return json.dumps(
-            [dict(chapter=self.chapter, **r.to_dict()) for r in self.records], indent=1
+            [dict(chapter=self.chapter, **r.to_dict(), **extra) for r in self.records], indent=1
         )
 
-    def save(self, path: str | os.PathLike | None = None) -> Path | None:
+    def fingerprint(self, source: str | os.PathLike | None = None) -> dict[str, str]:
+        """``code_hash`` of the chapter's code cells and ``library_hash`` of ``tltlib``.
+
+        ``source`` is the chapter's MyST file, by default ``chapters/<chapter>.md`` of the
+        checkout; empty when there is no such file (a chapter outside the book).
+        """
+        path = Path(source) if source is not None else paths.CHAPTERS / f"{self.chapter}.md"
+        if not path.is_file():
+            return {}
+        return {
+            "code_hash": fingerprint.code_hash(path),
+            "library_hash": fingerprint.library_hash(),
+        }
+
+    def save(
+        self, path: str | os.PathLike | None = None, source: str | os.PathLike | None = None
+    ) -> Path | None:
         """Write the records as JSON to ``path``, ``$TLTLIB_CHECKS`` or the records directory.
 
-        Returns the file written, or ``None`` when there is nowhere to write (see the module
-        docstring for the order).
+        Every record carries :meth:`fingerprint` of ``source`` (the chapter's file, by default
+        found in the checkout; with an explicit ``path``, only if ``source`` is given), which
+        the reproduction report compares with the sources it reads: the records stay fresh through a prose edit, and go stale when a code cell or
+        the library changes. Returns the file written, or ``None`` when there is nowhere to
+        write (see the module docstring for the order).
         """
         target = path if path is not None else os.environ.get(ENV_VAR)
         if not target:
@@ -179,7 +200,10 @@ class CheckLog:
             target = records_dir / f"{self.chapter}.json"
         target = Path(target)
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(self.to_json() + "\n")
+        # records written to a file named by the caller belong to whatever book the caller
+        # says (``source``); elsewhere they are those of this checkout's chapter
+        stamp = self.fingerprint(source) if path is None or source is not None else {}
+        target.write_text(self.to_json(stamp) + "\n")
         return target
 
     def assert_all(self) -> None:
