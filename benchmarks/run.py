@@ -1,13 +1,16 @@
 """Run the benchmarks and print one table: ``python benchmarks/run.py [--only NAME] [--write]``.
 
 Every ``benchmarks/bench_*.py`` is a benchmark (``TITLE``, ``run(quick, repeats)``); a new
-file is picked up without touching this script. ``--write`` puts the table into
+file is picked up without touching this script. ``--write`` stores each benchmark's rows, with
+the machine and the date they were measured on, in ``benchmarks/results.json`` (a benchmark that
+did not run keeps its stored rows), and puts the table of every stored benchmark into
 ``benchmarks/README.md`` and the book's appendix page between their table markers.
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime
 import importlib
 import json
 import os
@@ -21,6 +24,8 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 START, END = "<!-- benchmark-table:start -->", "<!-- benchmark-table:end -->"
 TARGETS = [HERE / "README.md", HERE.parent / "appendix" / "performance.md"]
+#: ``{benchmark: {"rows": [...], "measured_on": "..."}}``: the last stored run of each
+RESULTS = HERE / "results.json"
 
 
 def available() -> dict[str, Path]:
@@ -53,7 +58,7 @@ def machine() -> str:
     return (
         f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
         f"Python {platform.python_version()}, torch {torch.__version__} "
-        f"(1 thread), load average {load:.1f} at the start"
+        f"(1 thread), load average {load:.1f} at the start, {datetime.date.today().isoformat()}"
     )
 
 
@@ -71,6 +76,22 @@ def write(table: str) -> None:
         print(f"wrote the table into {path}")
 
 
+def store(results: dict[str, list[dict]], measured_on: str, path: Path = RESULTS) -> str:
+    """Replace the stored rows of the benchmarks in ``results``; return the table of every
+    stored benchmark (in file order), each group of rows followed by where it was measured."""
+    stored = json.loads(path.read_text()) if path.exists() else {}
+    for name, rows in results.items():
+        stored[name] = {"rows": rows, "measured_on": measured_on}
+    order = list(available())
+    stored = dict(
+        sorted(stored.items(), key=lambda kv: order.index(kv[0]) if kv[0] in order else 99)
+    )
+    path.write_text(json.dumps(stored, indent=1) + "\n")
+    rows = [r for entry in stored.values() for r in entry["rows"]]
+    notes = [f"* `bench_{name}.py`: {entry['measured_on']}." for name, entry in stored.items()]
+    return markdown(rows) + "\n\nMeasured on:\n\n" + "\n".join(notes)
+
+
 def main(argv: list[str] | None = None) -> int:
     names = available()
     parser = argparse.ArgumentParser(description=__doc__)
@@ -86,17 +107,18 @@ def main(argv: list[str] | None = None) -> int:
         n for n in names if not getattr(importlib.import_module(f"bench_{n}"), "OPTIONAL", False)
     ]
     chosen = [n for n in (args.only or default) if n not in args.skip]
-    rows = []
+    measured_on = machine()
+    results = {}
     for name in chosen:
         module = importlib.import_module(f"bench_{name}")
         print(f"running {name}: {module.TITLE} ...", file=sys.stderr, flush=True)
-        rows += [r.to_dict() for r in module.run(args.quick, args.repeats)]
-    table = markdown(rows) + f"\n\nMeasured on: {machine()}."
-    print(table)
+        results[name] = [r.to_dict() for r in module.run(args.quick, args.repeats)]
+    rows = [r for name in chosen for r in results[name]]
+    print(markdown(rows) + f"\n\nMeasured on: {measured_on}.")
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=1) + "\n")
     if args.write:
-        write(table)
+        write(store(results, measured_on))
     return 0
 
 

@@ -31,6 +31,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+from tltlib.core.extras import require
 from tltlib.core.paths import ROOT
 
 #: where the PDF goes, under the book's root
@@ -137,8 +138,7 @@ def _text(fragment: str) -> str:
 
 def part_captions(root: Path = ROOT) -> dict[str, str]:
     """``docname -> caption`` for the first page of each part of ``_toc.yml``."""
-    import yaml
-
+    yaml = require("yaml", "book")
     toc = yaml.safe_load((root / "_toc.yml").read_text(encoding="utf-8"))
     out = {}
     for part in toc.get("parts") or []:

@@ -43,7 +43,9 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from sphinx.util import logging
+from tltlib.core.extras import require
+
+logging = require("sphinx.util", "book").logging
 
 REPORT_DOCNAME = "reproduction-report"
 #: pages executed on every build (their front matter forces execution)
@@ -115,7 +117,7 @@ def invalidate_cache(app: Any) -> None:
     srcdir = Path(app.srcdir)
     if not cache.is_dir() or not (srcdir / "_toc.yml").is_file():
         return
-    from jupyter_cache import get_cache
+    get_cache = require("jupyter_cache", "book").get_cache
 
     from tltlib.book.report import collect
 
