@@ -3,10 +3,10 @@
 By theme: ``training`` (rates, recovery of both blocks, Lemma D.2, the overshoot and its
 height), ``full`` (Figure 1: which blocks of the full transformer move), ``scaling`` (scaling laws on the reduced
 dynamics), ``ood`` (Theorem 3.2), ``sets`` (the six experimental sets of Figure 2) and
-``images`` (the MNIST experiment). Built on :mod:`tltlib.model`, :mod:`tltlib.train`,
+``images`` (the MNIST experiment), ``outside`` (outside the assumptions: non-Gaussian inputs). Built on :mod:`tltlib.model`, :mod:`tltlib.train`,
 :mod:`tltlib.examples` and :mod:`tltlib.core`.
 """
 
-from . import full, images, ood, scaling, sets, training
+from . import full, images, ood, outside, scaling, sets, training
 
-__all__ = ["full", "images", "ood", "scaling", "sets", "training"]
+__all__ = ["full", "images", "ood", "outside", "scaling", "sets", "training"]
