@@ -5,6 +5,7 @@ import pytest
 
 from tltlib.claims import outside
 from tltlib.core.checks import CheckLog
+from tltlib.core.history import Run
 from tltlib.model import teachers
 from tltlib.train.online import train_online
 
@@ -87,3 +88,33 @@ def test_one_seed_is_not_a_fluctuation(identity):
 def test_bad_kind_names_the_parameter(relu):
     with pytest.raises(ValueError, match="kinds"):
         outside.kind_runs(relu, ETA, 10, ["cauchy"], **RUN)
+
+
+@pytest.fixture(scope="module")
+def k_runs():
+    return outside.k_runs(6, [2, 5], 3, 0.8, 20.0, 0)
+
+
+def test_k_close_to_d_checks_pass(k_runs):
+    log = CheckLog("test")
+    outside.mass_half_time_checks(log, k_runs)
+    outside.k_rate_checks(log, k_runs)
+    assert log.passed, log.table()
+
+
+def test_k_close_to_d_checks_fail_against_a_wrong_teacher(k_runs):
+    wrong = {}
+    for K, run in k_runs.items():
+        t = run.teacher
+        other = teachers.Teacher(2 * t.V_star, t.S_star, "identity", name="wrong")
+        wrong[K] = Run(run.student, run.history, other, run.settings)
+    log = CheckLog("test")
+    outside.mass_half_time_checks(log, wrong)
+    outside.k_rate_checks(log, wrong)
+    assert all(not log[f"mass_half_time_K{K}"].passed for K in k_runs)
+    assert all(not log[f"loss_slope_K{K}"].passed for K in k_runs)
+
+
+def test_k_outside_range():
+    with pytest.raises(ValueError, match="Ks"):
+        outside.k_runs(6, [6], 3, 0.8, 20.0, 0)

@@ -12,15 +12,26 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 import numpy as np
+import torch
 
+from tltlib.claims.training import rate
 from tltlib.core.checks import Check, CheckLog
 from tltlib.core.fits import loglog_slope
 from tltlib.core.history import Run
 from tltlib.core.validate import one_of, positive_int
 from tltlib.model.data import INPUT_KINDS
-from tltlib.model.finite_time import online_floor
+from tltlib.model.finite_time import GAP_ERROR, online_floor
 from tltlib.model.metrics import cosine, support_fraction
-from tltlib.model.teachers import Teacher
+from tltlib.model.teachers import Teacher, sts_teacher
+from tltlib.model.theory import (
+    asymptotic_excess_constant,
+    half_time,
+    horizon_steps,
+    mass_half_time,
+    stable_step,
+    t_star,
+    value_norm2,
+)
 from tltlib.train.online import train_online
 from tltlib.train.population import train_population
 
@@ -168,3 +179,123 @@ def kind_table(runs: Mapping[str, Run], reference: str = "gaussian") -> list[dic
             )
         )
     return rows
+
+
+# --- K close to D ---------------------------------------------------------------------------
+
+#: marks per decade recorded by the K-close-to-D runs (the half time is interpolated between)
+K_RECORD = 60
+
+
+def off_support_mass(teacher: Teacher):
+    """A metric: the attention's mass off the support of ``S*``, averaged over the columns."""
+    off = (teacher.S_star <= 0).to(torch.float64)
+
+    def metric(student) -> float:
+        return float((student.scores().to(torch.float64) * off).sum() / teacher.D)
+
+    return metric
+
+
+def k_runs(
+    D: int, Ks: Sequence[int], d: int, eta_fraction: float, horizon: float, seed: int
+) -> dict[int, Run]:
+    """Exact population GD (identity, sparse token selection, ``V* = I_d``) for each ``K`` of
+    ``Ks`` at ``eta_fraction`` of the stability bound, for ``horizon`` times ``T*``."""
+    runs = {}
+    for K in Ks:
+        if not 1 <= K < D:
+            raise ValueError(f"Ks must be in [1, D), got K={K} with D={D}")
+        t = sts_teacher(D, K, d, seed)
+        eta = stable_step(t, eta_fraction)
+        steps = horizon_steps(t, eta, horizon)
+        runs[K] = train_population(
+            t, eta, steps, record=K_RECORD, extra_metrics={"off_mass": off_support_mass(t)}
+        )
+    return runs
+
+
+def measured_mass_half_time(run: Run) -> float:
+    """The step at which ``off_mass`` first falls to half its start, interpolated in ``log t``."""
+    t, m = run.history["step"], run.history["off_mass"]
+    below = np.flatnonzero(m <= m[0] / 2)
+    if not len(below):
+        return float("nan")
+    i = below[0]
+    if i == 0 or t[i - 1] <= 0:
+        return float(t[i])
+    target = m[0] / 2
+    f = (m[i - 1] - target) / (m[i - 1] - m[i])
+    return float(np.exp(np.log(t[i - 1]) + f * (np.log(t[i]) - np.log(t[i - 1]))))
+
+
+def predicted_mass_half_time(run: Run) -> float:
+    """:func:`tltlib.model.theory.mass_half_time` for the run's teacher and step."""
+    t = run.teacher
+    return float(mass_half_time(t.D, t.K, run.settings["eta"], value_norm2(t)))
+
+
+def k_table(runs: Mapping[int, Run]) -> list[dict[str, float]]:
+    """Per ``K``: ``K/D``, ``T*``, the book's ``half_time`` (0 for ``D <= 2K``), the predicted and
+    measured off-support half times, the late loss slope and ``T (L - L_opt)`` against
+    :func:`tltlib.model.theory.asymptotic_excess_constant`."""
+    rows = []
+    for K, run in runs.items():
+        t, eta = run.teacher, run.settings["eta"]
+        v = value_norm2(t)
+        T = int(run.history["step"][-1])
+        tt, y = run.history.window("excess_loss", T // 4)
+        rows.append(
+            dict(
+                K=K,
+                K_over_D=K / t.D,
+                eta=eta,
+                T_star=t_star(t, eta),
+                half_time=float(half_time(t.D, K, eta, v)),
+                mass_half_time=predicted_mass_half_time(run),
+                measured_mass_half_time=measured_mass_half_time(run),
+                loss_slope=loglog_slope(tt, y).slope,
+                T_excess=T * run.history.final("excess_loss"),
+                asymptotic_constant=float(asymptotic_excess_constant(t.D, K, eta)),
+            )
+        )
+    return rows
+
+
+def mass_half_time_checks(log: CheckLog, runs: Mapping[int, Run]) -> tuple[Check, ...]:
+    """For each ``K``: the measured off-support half time within ``GAP_ERROR`` (relative) plus
+    the record grid's spacing of :func:`tltlib.model.theory.mass_half_time`."""
+    grid = 10 ** (1 / K_RECORD) - 1
+    checks = []
+    for K, run in runs.items():
+        predicted = predicted_mass_half_time(run)
+        measured = measured_mass_half_time(run)
+        checks.append(
+            log.close_to(
+                f"mass_half_time_K{K}",
+                f"K/D = {K}/{run.teacher.D}: the attention's off-support mass halves when the "
+                "slow manifold says",
+                measured / predicted,
+                1.0,
+                GAP_ERROR + grid,
+                predicted_step=predicted,
+                measured_step=measured,
+            )
+        )
+    return tuple(checks)
+
+
+def k_rate_checks(log: CheckLog, runs: Mapping[int, Run]) -> tuple[Check, ...]:
+    """For each ``K``: :func:`tltlib.claims.training.rate` on the excess loss (prediction at the
+    run's finite ``T``)."""
+    return tuple(
+        rate(
+            log,
+            run,
+            "excess_loss",
+            -1.0,
+            f"K/D = {K}/{run.teacher.D}: excess loss rate 1/T",
+            name=f"loss_slope_K{K}",
+        )
+        for K, run in runs.items()
+    )

@@ -34,3 +34,23 @@ def plot_against_reference(
     bx.set_ylabel(f"log({metric.replace('_', ' ')} / population)")
     ax.legend(fontsize=7)
     return fig
+
+
+def plot_k_runs(runs: Mapping) -> plt.Figure:
+    """Left: excess loss, right: off-support attention mass (``off_mass``), each run of
+    ``runs`` (``K`` -> run) against ``t / T*``, log-log."""
+    fig, (ax, bx) = plt.subplots(1, 2, figsize=(8.0, 3.2), layout="constrained")
+    for K, run in runs.items():
+        t, h = run.teacher, run.history
+        scale = t.K * t.D**2 / (run.settings["eta"] * float((t.V_star**2).sum()))
+        steps = h["step"]
+        keep = steps > 0
+        label = f"K/D = {K}/{t.D}"
+        ax.loglog(steps[keep] / scale, h["excess_loss"][keep], label=label)
+        bx.semilogx(steps[keep] / scale, h["off_mass"][keep], label=label)
+    ax.set_xlabel("$t / T^*$")
+    ax.set_ylabel("excess loss")
+    bx.set_xlabel("$t / T^*$")
+    bx.set_ylabel("attention off the support")
+    ax.legend(fontsize=7)
+    return fig
