@@ -116,5 +116,5 @@ def test_k_close_to_d_checks_fail_against_a_wrong_teacher(k_runs):
 
 
 def test_k_outside_range():
-    with pytest.raises(ValueError, match="Ks"):
+    with pytest.raises(ValueError, match="k_values"):
         outside.k_runs(6, [6], 3, 0.8, 20.0, 0)

@@ -64,7 +64,8 @@ def gaussian_seed_runs(
 ) -> list[Run]:
     """``n_seeds`` Gaussian online runs at seeds ``seed + 1, ..., seed + n_seeds``: the
     fluctuation of online GD around its population curve."""
-    n_seeds = positive_int("n_seeds", n_seeds)
+    if positive_int("n_seeds", n_seeds) < 2:
+        raise ValueError(f"n_seeds must be at least 2 to measure a fluctuation, got {n_seeds}")
     return [
         train_online(teacher, eta, steps, batch=batch, noise=noise, seed=seed + 1 + i)
         for i in range(n_seeds)
@@ -205,7 +206,7 @@ def k_runs(
     runs = {}
     for K in Ks:
         if not 1 <= K < D:
-            raise ValueError(f"Ks must be in [1, D), got K={K} with D={D}")
+            raise ValueError(f"k_values must be integers in [1, D={D}), got {K}")
         t = sts_teacher(D, K, d, seed)
         eta = stable_step(t, eta_fraction)
         steps = horizon_steps(t, eta, horizon)
