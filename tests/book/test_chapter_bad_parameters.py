@@ -37,6 +37,7 @@ CASES = [
     ("10", ("-p", "alpha", "1.0"), "alpha must be a number in [0, 1)"),
     ("10", ("-p", "N", "8"), "N must be an integer >= Q + Y + 2 = 11"),
     ("10", ("-p", "H", "4"), "H must be an integer >= 6 to place the pair (q, y)"),
+    ("11", ("-p", "kinds", "['cauchy']"), "kinds must be one of"),
 ]
 
 

@@ -52,6 +52,45 @@ def _mean_shift(shape: tuple[int, ...], g: torch.Generator, dtype: torch.dtype) 
     return torch.randn(shape, generator=g, dtype=dtype) + MEAN_SHIFT / shape[-2] ** 0.5
 
 
+EULER_GAMMA = 0.5772156649015329  # the mean of a standard Gumbel variable
+
+
+def _student_t_unit(shape: tuple[int, ...], g: torch.Generator, dtype: torch.dtype) -> torch.Tensor:
+    """Student-t with ``STUDENT_T_DF`` degrees of freedom rescaled to unit variance
+    (its variance is ``df / (df - 2)``)."""
+    return _student_t(shape, g, dtype) * ((STUDENT_T_DF - 2) / STUDENT_T_DF) ** 0.5
+
+
+def _gumbel(shape: tuple[int, ...], g: torch.Generator, dtype: torch.dtype) -> torch.Tensor:
+    """Standard Gumbel, centred (mean ``EULER_GAMMA``) and scaled to unit variance (``pi^2/6``)."""
+    u = torch.rand(shape, generator=g, dtype=dtype).clamp_(min=torch.finfo(dtype).tiny)
+    return (-torch.log(-torch.log(u)) - EULER_GAMMA) * (6.0**0.5 / torch.pi)
+
+
+def _rademacher(shape: tuple[int, ...], g: torch.Generator, dtype: torch.dtype) -> torch.Tensor:
+    return torch.randint(0, 2, shape, generator=g).to(dtype).mul_(2.0).sub_(1.0)
+
+
+def _centred_exponential(
+    shape: tuple[int, ...], g: torch.Generator, dtype: torch.dtype
+) -> torch.Tensor:
+    return _exponential(shape, g, dtype).sub_(1.0)
+
+
+#: fourth moments ``E x^4`` of one entry of the unit-variance, zero-mean training kinds
+#: (Gaussian 3; Student-t(5) rescaled 3 (df-2)/(df-4) = 9; Gumbel 3 + 12/5; Rademacher 1;
+#: centred exponential 9)
+FOURTH_MOMENTS: dict[str, float] = {
+    "gaussian": 3.0,
+    "student_t_unit": 3.0 * (STUDENT_T_DF - 2) / (STUDENT_T_DF - 4),
+    "gumbel": 3.0 + 12.0 / 5.0,
+    "rademacher": 1.0,
+    "centred_exponential": 9.0,
+}
+
+#: the training-input kinds of chapter 11: zero mean, unit variance, independent entries
+TRAINING_KINDS = tuple(FOURTH_MOMENTS)
+
 INPUT_KINDS: dict[str, Sampler] = {
     "gaussian": _gaussian,
     "exponential": _exponential,
@@ -59,6 +98,11 @@ INPUT_KINDS: dict[str, Sampler] = {
     "student_t": _student_t,
     "anisotropic": _anisotropic,
     "mean_shift": _mean_shift,
+    # zero-mean, unit-variance training families of the chapter outside the assumptions
+    "student_t_unit": _student_t_unit,
+    "gumbel": _gumbel,
+    "rademacher": _rademacher,
+    "centred_exponential": _centred_exponential,
 }
 
 

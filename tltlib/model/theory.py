@@ -183,6 +183,18 @@ def half_time(D, K, eta, v) -> np.ndarray:
     return np.where(x > K, t, 0.0)
 
 
+def mass_half_time(D, K, eta, v) -> np.ndarray:
+    """The step at which the attention's mass off the support, ``x p e`` per column (``x = D - K``),
+    has halved from its uniform start ``x / D`` on the slow manifold: ``e = K / (D + K)``.
+
+    Unlike :func:`half_time` (``p`` reaching ``1/(2K)``, already true at the start when
+    ``D <= 2K``, hence 0 there) it is positive for every ``K < D``."""
+    D, K = np.asarray(D, dtype=float), np.asarray(K, dtype=float)
+    if np.any(K >= D) or np.any(K < 1):
+        raise ValueError(f"K must be at least 1 and smaller than D, got K={K} with D={D}")
+    return slow_manifold_time((K / (D + K)) ** 2, D, K, eta, v)
+
+
 def asymptotic_excess_constant(D, K, eta) -> np.ndarray:
     """``lim T (L - L_opt) = D (D - K) K / (4 eta)`` (Theorem 3.1 (iii) has ``K D^4 / eta``)."""
     D = np.asarray(D, dtype=float)

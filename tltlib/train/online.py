@@ -37,8 +37,9 @@ import torch
 from tltlib.core.history import Run, call_settings
 from tltlib.core.loop import run_loop
 from tltlib.core.seeding import generator
-from tltlib.core.validate import positive_float, positive_int
+from tltlib.core.validate import one_of, positive_float, positive_int
 from tltlib.model.activations import Activation
+from tltlib.model.data import INPUT_KINDS, Sampler
 from tltlib.model.metrics import Metric, measure, sample_excess
 from tltlib.model.student import (
     BLOCKS,
@@ -56,19 +57,28 @@ _SMALLEST_SUBNORMAL = {torch.float32: 2.0**-149, torch.float64: 2.0**-1074}
 
 
 class _Draws:
-    """Standard normal tensors of ``shape`` from ``g``, one per step, with the first two axes
+    """Standard normal tensors (or ``sampler``'s) of ``shape`` from ``g``, one per step, with the first two axes
     swapped (contiguous): the numbers of ``torch.randn(shape, generator=g)``, in the layout
     the products want. Both buffers are allocated once."""
 
-    def __init__(self, g: torch.Generator, shape: tuple[int, ...], dtype: torch.dtype):
-        self.g = g
+    def __init__(
+        self,
+        g: torch.Generator,
+        shape: tuple[int, ...],
+        dtype: torch.dtype,
+        sampler: Sampler | None = None,
+    ):
+        self.g, self.sampler = g, sampler
         self.drawn = torch.empty(shape, dtype=dtype)
         self.swapped = torch.empty((shape[1], shape[0], *shape[2:]), dtype=dtype)
         self.view = self.drawn.transpose(0, 1)
 
     def draw(self) -> torch.Tensor:
         """The next step's draw, of shape ``(shape[1], shape[0], *shape[2:])``."""
-        torch.randn(self.drawn.shape, generator=self.g, out=self.drawn)
+        if self.sampler is None:
+            torch.randn(self.drawn.shape, generator=self.g, out=self.drawn)
+        else:
+            self.drawn.copy_(self.sampler(self.drawn.shape, self.g, self.drawn.dtype))
         return self.swapped.copy_(self.view)
 
 
@@ -224,6 +234,7 @@ def train_online(
     extra_metrics: Mapping[str, Metric] | None = None,
     ood_inputs: torch.Tensor | None = None,
     train_blocks: Sequence[str] = BLOCKS,
+    inputs: str = "gaussian",
 ) -> Run:
     """Online GD from zero with fresh Gaussian batches and ``N(0, noise^2)`` label noise.
 
@@ -234,6 +245,9 @@ def train_online(
     attention at its uniform start. ``ood_inputs`` (N, d, D) adds the metric ``ood_excess``
     (:func:`tltlib.model.metrics.sample_excess` on them, Figure 2(b)). Raises
     :class:`DivergenceError` if the batch loss blows up (checked every ``CHECK_EVERY`` steps).
+    ``inputs`` names the family of the training tokens (:data:`tltlib.model.data.INPUT_KINDS`;
+    the default ``"gaussian"`` draws exactly the numbers it always drew); the recorded
+    ``excess_loss`` stays the Gaussian closed form.
     """
     eta = positive_float("eta", eta)
     steps = positive_int("steps", steps)
@@ -241,6 +255,7 @@ def train_online(
     batch = positive_int("batch", batch)
     noise = positive_float("noise", noise, allow_zero=True)
     train_blocks = check_blocks(train_blocks)
+    inputs = one_of("inputs", inputs, INPUT_KINDS)
     settings = call_settings("online", locals())
     extra = dict(extra_metrics or {})
     if ood_inputs is not None:
@@ -251,7 +266,8 @@ def train_online(
     M, d, D, N = teacher.M, teacher.d, teacher.D, batch
     work = _OnlineStep(teacher.V_star.to(dtype), teacher.S_star.to(dtype), N, act, noise)
     W, A = work.W, work.A  # updated in place
-    inputs = _Draws(generator(seed, "train_inputs"), (N, d, D), dtype)
+    sampler = None if inputs == "gaussian" else INPUT_KINDS[inputs]
+    draws = _Draws(generator(seed, "train_inputs"), (N, d, D), dtype, sampler)
     label_noise = None
     if noise > 0:
         label_noise = _Draws(generator(seed, "train_noise"), (N, M, D), dtype)
@@ -267,7 +283,7 @@ def train_online(
 
     def step(t: int) -> float | None:
         Et = label_noise.draw() if label_noise is not None else None
-        R = work.residual(inputs.draw(), Et)
+        R = work.residual(draws.draw(), Et)
         loss = None
         if t % CHECK_EVERY == 0:  # the loss is needed only to detect divergence
             loss = 0.5 * float(torch.linalg.vector_norm(R) ** 2) / N
