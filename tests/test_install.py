@@ -108,7 +108,12 @@ def test_every_module_imports_and_a_missing_extra_is_named(installed, tmp_path):
     report = json.loads(out.stdout.strip().splitlines()[-1])
     assert Path(report["file"]).is_relative_to(installed), "tltlib must come from the new venv"
     assert "tltlib.book.runner" in report["modules"] and "tltlib.train.reduced" in report["modules"]
-    failed = {name: err for name, err in report["modules"].items() if err is not None}
+    # a module may need an extra (the Sphinx hooks need Sphinx): then it must say which
+    failed = {
+        name: err
+        for name, err in report["modules"].items()
+        if err is not None and not (err.startswith("MissingExtraError") and "tltlib[" in err)
+    }
     assert not failed, f"modules that do not import after `pip install .`: {failed}"
     for call, err in report["extras"].items():
         assert err is not None, f"{call} ran without the book extra installed"
