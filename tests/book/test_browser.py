@@ -17,23 +17,15 @@ import pytest
 from test_binder import binder_url
 
 from tltlib.book import report
+from tltlib.book.pdf import CHROMIUM_FLAGS
 from tltlib.core.paths import ROOT
 
 pytestmark = pytest.mark.book
 
 HTML = ROOT / "_build" / "html"
-# see .library/env/machines/python.md: without the networking flags Chromium keeps trying to
-# reach Google's hosts, which this machine's closed network refuses
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
+# the flags of a closed network, the same as the PDF's (tltlib.book.pdf): without them Chromium
+# keeps trying to reach Google's hosts, which this machine's network refuses
+CHROMIUM_ARGS = list(CHROMIUM_FLAGS)
 CHAPTERS = report.toc_chapters(ROOT)
 PAGES = ["intro", "notation", "bibliography", "reproduction-report"]
 HEATMAP_CALLS = ("plot_scores(", "imshow(", "matshow(", "pcolormesh(", "heatmap(")
