@@ -49,3 +49,49 @@ def late_slope(t, y, fraction: float = 0.25) -> SlopeFit:
     t, y = np.asarray(t), np.asarray(y)
     keep = t >= late_start(int(t[-1]), fraction)
     return loglog_slope(t[keep], y[keep])
+
+
+@dataclass(frozen=True)
+class Interval:
+    """A confidence interval ``[low, high]`` around ``estimate`` at confidence ``level``."""
+
+    estimate: float
+    low: float
+    high: float
+    n: int
+    level: float = 0.95
+
+    def contains(self, value: float) -> bool:
+        """Whether ``value`` lies inside the interval."""
+        return self.low <= value <= self.high
+
+    def overlaps(self, low: float, high: float) -> bool:
+        """Whether the interval meets ``[low, high]`` (a prediction with its own error)."""
+        return self.low <= high and low <= self.high
+
+    def __str__(self) -> str:
+        return f"{self.estimate:.3f} [{self.low:.3f}, {self.high:.3f}]"
+
+
+def _t_quantile(level: float, dof: int) -> float:
+    from scipy import stats
+
+    if not 0 < level < 1:
+        raise ValueError(f"level must lie in (0, 1), got {level}")
+    return float(stats.t.ppf(0.5 + level / 2, dof))
+
+
+def mean_interval(values, level: float = 0.95) -> Interval:
+    """Student-t interval of the mean of independent measurements (one per seed, say)."""
+    v = np.asarray(values, dtype=float).ravel()
+    if len(v) < 2 or not np.all(np.isfinite(v)):
+        raise ValueError(f"mean_interval needs 2 or more finite values, got {v.tolist()}")
+    half = _t_quantile(level, len(v) - 1) * float(v.std(ddof=1)) / np.sqrt(len(v))
+    m = float(v.mean())
+    return Interval(m, m - half, m + half, len(v), level)
+
+
+def slope_interval(fit: SlopeFit, level: float = 0.95) -> Interval:
+    """Student-t interval of a fitted slope (``n - 2`` degrees of freedom)."""
+    half = _t_quantile(level, max(fit.n - 2, 1)) * fit.stderr
+    return Interval(fit.slope, fit.slope - half, fit.slope + half, fit.n, level)
