@@ -10,8 +10,8 @@ counts the notebooks that each one executed (MyST-NB logs ``Executed notebook``)
 * then a prose-only edit of it: the target is under 30 s and no chapter executed;
 * an edit to a ``tltlib/`` file: every chapter executed (the library is part of the key).
 
-The pages that read the chapters (the report, the robustness page) execute on every build;
-they are listed apart. The baseline is the first build in the copy (from scratch, or bringing
+The pages that read the chapters (the report, the robustness page) are re-read on every build
+and executed when what they read changed (a chapter's new records); they are listed apart. The baseline is the first build in the copy (from scratch, or bringing
 a copy kept from an earlier run up to date): ``$TLTLIB_BENCH_CACHE_DIR`` names a folder to keep
 the copy in (it is created if missing, its sources refreshed from this checkout), otherwise a
 temporary folder is used and removed.

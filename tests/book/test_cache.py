@@ -198,14 +198,30 @@ def test_a_cached_build_runs_exactly_what_changed(tmp_path, monkeypatch):
     def fresh() -> bool:
         return report.collect(root, records).chapters[0].problem is None
 
+    (root / "index.md").write_text(
+        "# Index\n\n```{toctree}\nchapters/01-x\nreproduction-report\n```\n"
+    )
+    report_runs = tmp_path / "report-runs.txt"
+    (root / "reproduction-report.md").write_text(
+        myst_chapter(
+            "(reproduction-report)=\n# Report\n\n```{code-cell} ipython3\n:tags: [remove-input]\n\n"
+            f"with open({str(report_runs)!r}, 'a') as f:\n    f.write('run\\n')\n```\n"
+        )
+    )
+
+    def report_executions() -> int:
+        return len(report_runs.read_text().split()) if report_runs.exists() else 0
+
     write()
-    assert build() == 1 and fresh()
+    assert build() == 1 and fresh() and report_executions() == 1
+    assert build() == 1 and report_executions() == 1  # nothing changed: the report is cached
     assert (root / "_build" / book.KEY_FILE).is_file()
-    assert build() == 1  # nothing changed
     write(prose="A prose-only edit.")
     assert build() == 1 and fresh()  # read again, not executed: the records stay fresh
+    assert report_executions() == 1  # and the report read the same records: cached too
     write(value=2.0, prose="A prose-only edit.")
     assert build() == 2 and fresh()  # a code edit
+    assert report_executions() == 2  # new records: the report runs again
     write(prose="A prose-only edit.")
     # the code is back to a version the cache holds, but the records are of the other one
     assert build() == 3 and fresh()
@@ -221,9 +237,33 @@ def test_a_cached_build_runs_exactly_what_changed(tmp_path, monkeypatch):
 
 
 @pytest.mark.parametrize("page", ["reproduction-report.md", "appendix/robustness.md"])
-def test_pages_that_read_the_chapters_force_their_execution(page):
+def test_pages_that_read_the_chapters_are_keyed_on_their_inputs(page):
     from tltlib.core.paths import ROOT
 
-    front = (ROOT / page).read_text().split("---", 2)[1]
-    assert "mystnb:\n  execution_mode: force" in front
-    assert str(Path(page).with_suffix("")) in book.ALWAYS_READ
+    text = (ROOT / page).read_text()
+    assert "execution_mode" not in text.split("---", 2)[1]  # the cache decides
+    docname = str(Path(page).with_suffix(""))
+    assert docname in book.ALWAYS_READ
+    digest = book.page_inputs(docname, ROOT)
+    stamped = book.stamped(text, digest)
+    cells = fingerprint.code_cells(stamped)
+    assert book.STAMP + digest in cells[0] and cells[1:] == fingerprint.code_cells(text)[1:]
+    assert cells[0].splitlines()[1].startswith(":tags:")  # the stamp goes after the options
+
+
+def test_the_report_inputs_see_records_toc_and_chapter_code(tmp_path, monkeypatch):
+    root, source, records = fake_book(tmp_path)
+    monkeypatch.setenv(RECORDS_DIR_VAR, str(records))
+    base = book.page_inputs(book.REPORT_DOCNAME, root)
+    robust = book.page_inputs(book.ROBUSTNESS_DOCNAME, root)
+    source.write_text(chapter_text(prose="Only prose."))
+    assert book.page_inputs(book.REPORT_DOCNAME, root) == base
+    save(records, source)
+    after_save = book.page_inputs(book.REPORT_DOCNAME, root)
+    assert after_save != base
+    assert book.page_inputs(book.ROBUSTNESS_DOCNAME, root) == robust  # records: not its input
+    source.write_text(chapter_text(seed=5))
+    assert book.page_inputs(book.REPORT_DOCNAME, root) != after_save
+    (root / "appendix").mkdir()
+    (root / "appendix" / "robustness.json").write_text('{"rows": []}\n')
+    assert book.page_inputs(book.ROBUSTNESS_DOCNAME, root) != robust

@@ -25,9 +25,12 @@ code edit executes that chapter again. The cache cannot see two other inputs, an
   other code cells, for instance before an edit was undone) loses its cache entry and is
   executed again, so that the report never finds old records.
 
-The pages that must run on every build (the report, the robustness page) say so in their
-front matter (``mystnb: execution_mode: force``) and are always re-read
-(:func:`report_always_outdated`).
+The pages that read what the chapters left (the report, the robustness page) are re-read on
+every build (:func:`report_always_outdated`) but executed only when what they read changed:
+:func:`stamp_inputs` (``source-read``) writes a digest of their inputs (:func:`page_inputs`:
+the check records, ``_toc.yml`` and the chapters' code for the report, ``robustness.json`` for
+the robustness page) into their first code cell, so that the cache, which keys a notebook on its
+code, misses exactly when an input changed. A prose-only edit of a chapter changes none of them.
 
 One more hook works around a bug of the toolchain: Sphinx 7.4 adds every inline script
 registered after the builder started (sphinx-thebe's ``const THEBE_JS_URL = ...``) a second
@@ -37,6 +40,7 @@ already been declared" on every page (:func:`drop_duplicate_scripts`).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -48,8 +52,11 @@ from tltlib.core.extras import require
 logging = require("sphinx.util", "book").logging
 
 REPORT_DOCNAME = "reproduction-report"
-#: pages executed on every build (their front matter forces execution)
-ALWAYS_READ = (REPORT_DOCNAME, "appendix/robustness")
+ROBUSTNESS_DOCNAME = "appendix/robustness"
+#: pages re-read on every build, and executed again when their inputs changed
+ALWAYS_READ = (REPORT_DOCNAME, ROBUSTNESS_DOCNAME)
+#: the comment that :func:`stamp_inputs` writes into an always-read page's first code cell
+STAMP = "# inputs of this page (tltlib.book.sphinx.stamp_inputs): "
 #: set (to anything but "" or "0") to execute every chapter: the cache is emptied
 FORCE_VAR = "TLTLIB_FORCE_EXECUTE"
 #: the library key of the execution cache, beside it in ``_build/``
@@ -135,6 +142,60 @@ def invalidate_cache(app: Any) -> None:
         app.tltlib_reread.add(c.docname)
 
 
+def page_inputs(docname: str, srcdir: str | os.PathLike) -> str:
+    """SHA-256 of what the always-read page ``docname`` reads beside its own source.
+
+    The report reads the check records of the chapters that ``_toc.yml`` lists, and says which
+    are stale against the chapters' code; the robustness page reads ``robustness.json`` and the
+    list of chapters. (An edit of ``tltlib`` empties the whole cache: :func:`invalidate_cache`.)
+    """
+    from tltlib.core.checks import default_records_dir
+    from tltlib.core.fingerprint import code_hash
+
+    root = Path(srcdir)
+    digest = hashlib.sha256()
+
+    def add(name: str, data: bytes) -> None:
+        digest.update(name.encode() + b"\0" + hashlib.sha256(data).digest())
+
+    toc = root / "_toc.yml"
+    add("_toc.yml", toc.read_bytes() if toc.is_file() else b"")
+    if docname == REPORT_DOCNAME:
+        records = default_records_dir() or root / "_build" / "checks"
+        for file in sorted(Path(records).glob("*.json")):
+            add(f"records/{file.name}", file.read_bytes())
+        for chapter in sorted((root / "chapters").glob("*.md")):
+            add(chapter.name, code_hash(chapter).encode())
+    else:
+        data = root / "appendix" / "robustness.json"
+        add("robustness.json", data.read_bytes() if data.is_file() else b"")
+        for chapter in sorted((root / "chapters").glob("*.md")):
+            add(chapter.name, b"")
+    return digest.hexdigest()
+
+
+def stamped(text: str, digest: str) -> str:
+    """``text`` (a MyST notebook) with :data:`STAMP` ``digest`` opening its first code cell's
+    code (after the cell's option lines); unchanged when it has no code cell."""
+    from tltlib.core.fingerprint import CODE_CELL_FENCE
+
+    lines = text.split("\n")
+    for i, line in enumerate(lines):
+        if CODE_CELL_FENCE.match(line):
+            j = i + 1
+            while j < len(lines) and lines[j].startswith(":"):
+                j += 1
+            lines.insert(j, STAMP + digest)
+            return "\n".join(lines)
+    return text
+
+
+def stamp_inputs(app: Any, docname: str, source: list[str]) -> None:
+    """``source-read``: stamp the inputs of an always-read page into its code (cache mode)."""
+    if docname in ALWAYS_READ and _cache_paths(app) is not None:
+        source[0] = stamped(source[0], page_inputs(docname, app.srcdir))
+
+
 def save_cache_key(app: Any, exception: Exception | None) -> None:
     """``build-finished``: record the library key once a build has succeeded with it."""
     found = _cache_paths(app)
@@ -166,6 +227,7 @@ def setup(app: Any) -> dict[str, Any]:
     app.connect("env-before-read-docs", read_report_last)
     app.connect("env-get-outdated", report_always_outdated)
     app.connect("builder-inited", invalidate_cache, priority=900)  # after MyST-NB's config
+    app.connect("source-read", stamp_inputs)
     app.connect("build-finished", save_cache_key)
     app.connect("html-page-context", drop_duplicate_scripts)
     # the order of reading matters, so documents must not be read in parallel

@@ -23,7 +23,7 @@ from pathlib import Path
 from tltlib.core import paths
 
 #: the opening fence of a MyST code cell (three or more backticks or colons)
-_FENCE = re.compile(r"^(`{3,}|:{3,})\s*\{code-cell\}")
+CODE_CELL_FENCE = re.compile(r"^(`{3,}|:{3,})\s*\{code-cell\}")
 
 
 def code_cells(text: str) -> list[str]:
@@ -32,7 +32,7 @@ def code_cells(text: str) -> list[str]:
     lines = text.splitlines()
     i = 0
     while i < len(lines):
-        match = _FENCE.match(lines[i])
+        match = CODE_CELL_FENCE.match(lines[i])
         i += 1
         if match is None:
             continue
