@@ -30,13 +30,14 @@ the attention it leaks off the support; this attains the ``T^{-1/2}`` of the bou
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import torch
 
 from tltlib.core.checks import Check, CheckLog
-from tltlib.core.fits import late_slope, loglog_slope
+from tltlib.core.fits import SlopeFit, late_slope, loglog_slope
 from tltlib.core.validate import one_of, positive_int
 from tltlib.model import finite_time
 from tltlib.model.data import (
@@ -373,6 +374,33 @@ def _farthest_family(
     )
 
 
+def _farthest_per_label(
+    log: CheckLog,
+    name: str,
+    claim: str,
+    data: Mapping[tuple[str, str], Any],
+    asymptotic: Mapping[str, float],
+    row: Callable[[str, str, Any], tuple[SlopeFit, float]],
+    stderrs: float,
+    margin: float,
+) -> list[Check]:
+    """For each label rule ``lab`` of ``asymptotic`` (its limit ``limit``): the fit and the
+    predicted slope ``row(kind, lab, data[kind, lab])`` of every family ``kind`` measured with
+    those labels, the tolerance :data:`~tltlib.model.finite_time.SLOPE_ERROR` plus ``stderrs``
+    standard errors of the fit, and one record :func:`_farthest_family` named ``{name}_{lab}``,
+    its claim ``claim`` formatted with ``lab`` and ``limit``."""
+    out = []
+    for lab, limit in asymptotic.items():
+        rows = {}
+        for (kind, la), value in data.items():
+            if la == lab:
+                fit, predicted = row(kind, la, value)
+                rows[kind] = (fit, predicted, finite_time.SLOPE_ERROR + stderrs * fit.stderr)
+        claim_lab = claim.format(lab=lab, limit=limit)
+        out.append(_farthest_family(log, f"{name}_{lab}", claim_lab, rows, limit, margin))
+    return out
+
+
 def slope_checks(
     log: CheckLog,
     run: ReducedRun,
@@ -389,24 +417,18 @@ def slope_checks(
     units of its tolerance."""
     steps = np.asarray(run.steps)
     eta = float(run.settings(0)["eta"])
-    out = []
-    for lab, limit in asymptotic.items():
-        rows = {}
-        for (kind, la), c in curves.items():
-            if la != lab:
-                continue
-            fit = late_slope(steps, np.abs(c))
-            window = steps[steps >= fit.x_min]
-            predicted = predicted_excess(teacher, eta, window, kind, lab)
-            pred = loglog_slope(window, np.abs(predicted)).slope
-            tol = finite_time.SLOPE_ERROR + stderrs * fit.stderr
-            rows[kind] = (fit, pred, tol)
-        claim = (
-            f"Theorem 3.2, {lab} labels: E_OOD ∝ T^{limit:g} (family farthest from its "
-            "finite-T prediction)"
-        )
-        out.append(_farthest_family(log, f"ood_slope_{lab}", claim, rows, limit, 0.05))
-    return out
+
+    def row(kind: str, lab: str, c: np.ndarray) -> tuple[SlopeFit, float]:
+        fit = late_slope(steps, np.abs(c))
+        window = steps[steps >= fit.x_min]
+        predicted = predicted_excess(teacher, eta, window, kind, lab)
+        return fit, loglog_slope(window, np.abs(predicted)).slope
+
+    claim = (
+        "Theorem 3.2, {lab} labels: E_OOD ∝ T^{limit:g} (family farthest from its "
+        "finite-T prediction)"
+    )
+    return _farthest_per_label(log, "ood_slope", claim, curves, asymptotic, row, stderrs, 0.05)
 
 
 def t_eps_checks(
@@ -425,25 +447,21 @@ def t_eps_checks(
     prediction in units of its tolerance."""
     steps = np.asarray(run.steps)
     eta = float(run.settings(0)["eta"])
-    out = []
-    for lab, limit in asymptotic.items():
-        rows = {}
-        for (kind, la), (eps, te) in t_eps_data.items():
-            if la != lab:
-                continue
-            fit = loglog_slope(eps, te)
-            predicted = predicted_excess(teacher, eta, steps, kind, lab)
-            try:
-                pred = loglog_slope(eps, t_eps(steps, predicted, eps)).slope
-            except ValueError:  # the prediction never reaches these eps: it cannot match
-                pred = float("nan")
-            rows[kind] = (fit, pred, finite_time.SLOPE_ERROR + stderrs * fit.stderr)
-        claim = (
-            f"T_ε ∝ ε^{limit:g} for {lab} labels (Theorem 3.2: O(ε^-2); family farthest "
-            "from its finite-T prediction)"
-        )
-        out.append(_farthest_family(log, f"t_eps_slope_{lab}", claim, rows, limit, 0.1))
-    return out
+
+    def row(kind: str, lab: str, data: tuple[np.ndarray, np.ndarray]) -> tuple[SlopeFit, float]:
+        eps, te = data
+        predicted = predicted_excess(teacher, eta, steps, kind, lab)
+        try:
+            pred = loglog_slope(eps, t_eps(steps, predicted, eps)).slope
+        except ValueError:  # the prediction never reaches these eps: it cannot match
+            pred = float("nan")
+        return loglog_slope(eps, te), pred
+
+    claim = (
+        "T_ε ∝ ε^{limit:g} for {lab} labels (Theorem 3.2: O(ε^-2); family farthest "
+        "from its finite-T prediction)"
+    )
+    return _farthest_per_label(log, "t_eps_slope", claim, t_eps_data, asymptotic, row, stderrs, 0.1)
 
 
 def other_teacher_sign(

@@ -166,20 +166,11 @@ def predicted_curves(
     return out
 
 
-def predicted_slopes(
-    teacher: Teacher,
-    eta: float,
-    window,
-    *,
-    batch: int | None = None,
-    noise: float = 0.0,
-    floor_scale: float = 1.0,
-) -> dict[str, float]:
-    """Log-log slopes over the steps ``window`` of :func:`predicted_curves`."""
+def predicted_slopes(teacher: Teacher, eta: float, window, **online: float) -> dict[str, float]:
+    """Log-log slopes over the steps ``window`` of :func:`predicted_curves`, to which ``online``
+    passes its keywords (``batch``, ``noise``, ``floor_scale``)."""
     window = np.asarray(window, dtype=float)
-    curves = predicted_curves(
-        teacher, eta, window, batch=batch, noise=noise, floor_scale=floor_scale
-    )
+    curves = predicted_curves(teacher, eta, window, **online)
     curves.pop("S_on")
     return {k: loglog_slope(window, y).slope for k, y in curves.items()}
 

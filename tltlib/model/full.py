@@ -23,8 +23,7 @@ import torch
 
 from tltlib.core.seeding import generator
 from tltlib.core.validate import positive_float
-from tltlib.model.activations import Activation, get_activation
-from tltlib.model.student import positional_encoding
+from tltlib.model.student import TransformerWeights, positional_encoding
 from tltlib.model.teachers import DTYPE, Teacher, check_inputs
 
 VALUE_BLOCKS = ("features", "positions")
@@ -32,26 +31,17 @@ KQ_BLOCKS = ("feature-feature", "feature-position", "position-feature", "positio
 
 
 @dataclass
-class FullTransformer:
+class FullTransformer(TransformerWeights):
     """``sigma(W_V Z S)`` with ``S = column_softmax(Z^T W_KQ Z / sqrt(D))``, ``Z = [X; P]``."""
 
-    W_V: torch.Tensor
-    W_KQ: torch.Tensor
-    P: torch.Tensor
-    activation: Activation
-
     def __post_init__(self) -> None:
-        self.activation = get_activation(self.activation)
+        super().__post_init__()
         n = self.W_KQ.shape[0]
-        if self.W_KQ.shape != (n, n) or self.W_V.shape[1] != n or n <= self.P.shape[0]:
+        if self.W_KQ.shape != (n, n) or self.W_V.shape[1] != n or n <= self.D:
             raise ValueError(
                 f"W_KQ must be (d+D, d+D) and W_V (M, d+D); got W_V {tuple(self.W_V.shape)}, "
-                f"W_KQ {tuple(self.W_KQ.shape)}, D = {self.P.shape[0]}"
+                f"W_KQ {tuple(self.W_KQ.shape)}, D = {self.D}"
             )
-
-    @property
-    def D(self) -> int:
-        return self.P.shape[0]
 
     @property
     def d(self) -> int:
@@ -98,9 +88,6 @@ class FullTransformer:
             "position-feature": W[d:, :d],
             "position-position": W[d:, d:],
         }
-
-    def copy(self) -> FullTransformer:
-        return FullTransformer(self.W_V.clone(), self.W_KQ.clone(), self.P.clone(), self.activation)
 
 
 def block_changes(model: FullTransformer, init: FullTransformer) -> dict[str, float]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Self
 
 import torch
 
@@ -84,8 +85,12 @@ def positional_encoding(D: int, kind: str = "random", seed: int = 0) -> torch.Te
 
 
 @dataclass
-class PositionOnlyTransformer:
-    """The student ``sigma(W_V X S)``; ``S`` from the positions only (eq. 2.4)."""
+class TransformerWeights:
+    """What both one-layer transformers of the paper hold: a value matrix ``W_V``, a key-query
+    matrix ``W_KQ``, the ``D`` positional encodings (the columns of ``P``) and the activation.
+    The position-only student (eq. 2.4) and the full model (eq. 2.5,
+    :class:`tltlib.model.full.FullTransformer`) differ in the shapes and in what the
+    attention sees."""
 
     W_V: torch.Tensor
     W_KQ: torch.Tensor
@@ -94,7 +99,23 @@ class PositionOnlyTransformer:
 
     def __post_init__(self) -> None:
         self.activation = get_activation(self.activation)
-        D = self.P.shape[0]
+
+    @property
+    def D(self) -> int:
+        return self.P.shape[0]
+
+    def copy(self) -> Self:
+        """The same model with cloned tensors."""
+        return type(self)(self.W_V.clone(), self.W_KQ.clone(), self.P.clone(), self.activation)
+
+
+@dataclass
+class PositionOnlyTransformer(TransformerWeights):
+    """The student ``sigma(W_V X S)``; ``S`` from the positions only (eq. 2.4)."""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        D = self.D
         if self.P.shape != (D, D) or self.W_KQ.shape != (D, D):
             raise ValueError(
                 f"P and W_KQ must both be (D, D); got P {tuple(self.P.shape)}, "
@@ -156,10 +177,6 @@ class PositionOnlyTransformer:
     def d(self) -> int:
         return self.W_V.shape[1]
 
-    @property
-    def D(self) -> int:
-        return self.P.shape[0]
-
     def logits(self) -> torch.Tensor:
         """``A = P^T W_KQ P / sqrt(D)``, the attention logits (column ``i`` = query ``i``)."""
         return self.P.T @ self.W_KQ @ self.P / math.sqrt(self.D)
@@ -176,8 +193,3 @@ class PositionOnlyTransformer:
         """Student output ``sigma(W_V X S)`` for ``X`` of shape ``(..., d, D)``."""
         check_inputs(X, self.d, self.D)
         return self.activation(self.W_V.to(X.dtype) @ (X @ self.scores().to(X.dtype)))
-
-    def copy(self) -> PositionOnlyTransformer:
-        return PositionOnlyTransformer(
-            self.W_V.clone(), self.W_KQ.clone(), self.P.clone(), self.activation
-        )
