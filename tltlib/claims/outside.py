@@ -418,7 +418,7 @@ def mode_rates(teacher: Teacher, eta: float) -> np.ndarray:
     of :func:`hessian_modes`, slowest first."""
     mu = hessian_modes(teacher, eta)[0]
     mu = mu[mu > 1e-9 * mu.max()]
-    return np.sort(-2.0 * np.log(np.abs(1.0 - mu)))
+    return np.sort(-2.0 * np.log(np.maximum(np.abs(1.0 - mu), 1e-300)))
 
 
 def hessian_rate(teacher: Teacher, eta: float) -> float:
