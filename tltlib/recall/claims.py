@@ -418,20 +418,19 @@ def finite_sample_checks(
 def claim_checks(claim: str, run: RecallRun) -> list[tuple[str, object]]:
     """The checks of one claim of :data:`tltlib.recall.variants.CLAIMS` on ``run``, as
     ``(name suffix, check function)`` pairs (each function takes ``(log, run, prefix)``)."""
-    m = run.model
+    if claim not in _variants.CLAIMS:
+        raise ValueError(f"claim must be one of {list(_variants.CLAIMS)}, got {claim!r}")
     if claim == "bayes_risk":
         return [("reaches_bayes_risk", reaches_bayes_risk), ("linear_rate", linear_rate)]
     if claim == "not_bayes_optimal":
-        if m.attention == "softmax":
+        if run.model.attention == "softmax":
             return [("softmax_not_bayes_optimal", softmax_not_optimal)]
         return [("f_input_not_bayes_optimal", f_input_not_optimal)]
     if claim == "unseen_equal":
         return [("unseen_equals_population", unseen_matches)]
     if claim == "unseen_fails":
         return [("unseen_fails", unseen_fails)]
-    if claim == "attention_recall":
-        return [("attention_argmax_y", attention_recall)]
-    raise ValueError(f"claim must be one of {list(_variants.CLAIMS)}, got {claim!r}")
+    return [("attention_argmax_y", attention_recall)]
 
 
 def variant_checks(
