@@ -150,7 +150,9 @@ def test_population_checks_are_the_chapters_checks_in_order(noiseless, noisy):
     for a in (0.0, 0.3):
         for name in ("Origin-Linear-FA", "Origin-Softmax-F"):
             claims.unseen_fails(expected, runs[a][name], prefix=f"alpha={a:g}/{name}/")
-        claims.softmax_not_optimal(expected, runs[a]["Reparam-Softmax-FA"], prefix=f"alpha={a:g}/")
+        claims.softmax_not_optimal(
+            expected, runs[a]["Reparam-Softmax-FA"], prefix=f"alpha={a:g}/Reparam-Softmax-FA/"
+        )
     claims.division_of_labour(
         expected, noisy["Reparam-Linear-W-FA"], prefix="alpha=0.3/Reparam-Linear-W-FA/"
     )

@@ -16,9 +16,11 @@ import numpy as np
 
 from tltlib.core.checks import Check, CheckLog
 from tltlib.core.fits import SlopeFit
-from tltlib.recall.model import REPARAM_MODELS, RecallRun, model_names
+from tltlib.recall import variants as _variants
+from tltlib.recall.model import REPARAM_MODELS, RecallRun, model_names, sequence_losses
 from tltlib.recall.task import (
     bayes_risk,
+    f_input_loss_floor,
     kl_bernoulli,
     reparam_loss,
     reparam_noise_probability,
@@ -208,22 +210,32 @@ def noise_probability(log: CheckLog, run: RecallRun, prefix: str = "") -> Check:
     )
 
 
+def attention_recall(log: CheckLog, run: RecallRun, prefix: str = "") -> Check:
+    """Fraction of sequences whose largest attention logit is at ``y``, at the last step; the
+    claim is: all of them."""
+    return log.at_least(
+        f"{prefix}attention_argmax_y",
+        f"{run.model.name}: attention's largest logit is the in-context output y",
+        run.history.final("pop/attn_argmax_output"),
+        1.0,
+        **run.settings,
+    )
+
+
 def division_of_labour(log: CheckLog, run: RecallRun, prefix: str = "") -> list[Check]:
-    """Fractions of sequences whose largest attention logit is at ``y`` and whose largest
-    feed-forward logit is at ``tau``, at the last step; the claim is: all of them."""
-    h, name = run.history, run.model.name
+    """:func:`attention_recall`, and the fraction of sequences whose largest feed-forward logit
+    is at ``tau``, at the last step; the claim is: all of them.
+
+    For the reparameterised models both hold *by construction* once ``sigma(Lambda) > 0`` and
+    ``gamma + sigma(Lambda) > 0``: their attention logits are ``sigma(Lambda) e_y`` and their
+    feed-forward logits ``(gamma + sigma(Lambda)) e_tau``. The split is learned only where
+    ``W`` (Reparam-W) or ``W, V, F`` (Origin) are trained."""
     return [
-        log.at_least(
-            f"{prefix}attention_argmax_y",
-            f"{name}: attention's largest logit is the in-context output y",
-            h.final("pop/attn_argmax_output"),
-            1.0,
-            **run.settings,
-        ),
+        attention_recall(log, run, prefix),
         log.at_least(
             f"{prefix}ff_argmax_tau",
-            f"{name}: the feed-forward part's largest logit is the noise token tau",
-            h.final("pop/ff_argmax_noise"),
+            f"{run.model.name}: the feed-forward part's largest logit is the noise token tau",
+            run.history.final("pop/ff_argmax_noise"),
             1.0,
             **run.settings,
         ),
@@ -237,15 +249,33 @@ def unseen_gap(run: RecallRun, metric: str = "loss") -> float:
     return h.final(f"unseen/{metric}") - h.final(f"pop/{metric}")
 
 
+UNSEEN_STANDARD_ERRORS = 4.0
+"""How many standard errors of the paired mean the unseen-output gap may deviate from zero:
+a false failure has probability ``6e-5`` per check (normal approximation)."""
+
+
+def paired_unseen_gap(run: RecallRun) -> tuple[float, float]:
+    """Mean and standard error, over the evaluation sequences, of the unseen-output loss minus
+    the in-distribution loss of the same sequence, for the final model."""
+    pop, unseen = run.evals["pop"], run.evals["unseen"]
+    d = (sequence_losses(run.model, unseen) - sequence_losses(run.model, pop)).double()
+    return float(d.mean()), float(d.std() / math.sqrt(len(d)))
+
+
 def unseen_matches(log: CheckLog, run: RecallRun, prefix: str = "") -> Check:
-    """Unseen-output loss minus in-distribution loss, on paired sequences: zero for the
-    reparameterised model up to :func:`shift_tolerance` (nats)."""
+    """Unseen-output loss minus in-distribution loss, on paired sequences: zero for a
+    reparameterised model. Relabelling the outputs is a symmetry of its distribution, so the
+    mean gap is zero; with linear or ReLU attention it is zero on every sequence (up to
+    :func:`shift_tolerance`, nats), with softmax only in expectation, so we also allow
+    :data:`UNSEEN_STANDARD_ERRORS` standard errors of the paired mean."""
+    mean, se = paired_unseen_gap(run)
     return log.close_to(
         f"{prefix}unseen_equals_population",
         f"{run.model.name}: unseen-output loss = in-distribution loss",
-        unseen_gap(run),
+        mean,
         0.0,
-        shift_tolerance(run.model.task),
+        shift_tolerance(run.model.task) + UNSEEN_STANDARD_ERRORS * se,
+        stderr=se,
         pop_loss=run.history.final("pop/loss"),
         **run.settings,
     )
@@ -277,6 +307,25 @@ def softmax_not_optimal(log: CheckLog, run: RecallRun, prefix: str = "") -> Chec
         f"{run.model.name}: loss stays above log(1+(N-1)/e)-type floor > Bayes risk",
         run.history.final("pop/loss"),
         floor - rounding_tolerance(1.0),
+        floor=floor,
+        bayes_risk=bayes_risk(task),
+        floor_minus_bayes=floor - bayes_risk(task),
+        **run.settings,
+    )
+
+
+def f_input_not_optimal(log: CheckLog, run: RecallRun, prefix: str = "") -> Check:
+    """Final loss of a noisy reparameterised linear or ReLU model whose feed-forward part sees
+    the query only (``F``), against :func:`~tltlib.recall.task.f_input_loss_floor`, which lies
+    above the Bayes risk; allowed below it: :func:`shift_tolerance` (nats, the ReLU shift) and
+    :func:`rounding_tolerance`."""
+    task = run.model.task
+    floor = f_input_loss_floor(task, run.model.gamma)
+    return log.at_least(
+        f"{prefix}f_input_not_bayes_optimal",
+        f"{run.model.name}: loss stays above the floor of the F input > Bayes risk",
+        run.history.final("pop/loss"),
+        floor - shift_tolerance(task) - rounding_tolerance(1.0),
         floor=floor,
         bayes_risk=bayes_risk(task),
         floor_minus_bayes=floor - bayes_risk(task),
@@ -338,8 +387,7 @@ def population_checks(
     In this order: :func:`reparam_checks` of both reparameterised models at every level; at 0
     and ``alpha``, :func:`unseen_fails` of the :data:`ORIGIN_MODELS` and
     :func:`softmax_not_optimal` of Reparam-Softmax-FA; :func:`division_of_labour` of
-    Reparam-Linear-W-FA at ``alpha``. Names are prefixed ``alpha={level}/{model}/`` (the
-    softmax check ``alpha={level}/``)."""
+    Reparam-Linear-W-FA at ``alpha``. Names are prefixed ``alpha={level}/{model}/``."""
     checks = []
     for a, by_name in runs.items():
         task = next(iter(by_name.values())).model.task
@@ -348,9 +396,8 @@ def population_checks(
     for a in (0.0, alpha):
         for name in ORIGIN_MODELS:
             checks.append(unseen_fails(log, runs[a][name], prefix=f"alpha={a:g}/{name}/"))
-        checks.append(
-            softmax_not_optimal(log, runs[a]["Reparam-Softmax-FA"], prefix=f"alpha={a:g}/")
-        )
+        name = "Reparam-Softmax-FA"
+        checks.append(softmax_not_optimal(log, runs[a][name], prefix=f"alpha={a:g}/{name}/"))
     checks += division_of_labour(
         log, runs[alpha]["Reparam-Linear-W-FA"], prefix=f"alpha={alpha:g}/Reparam-Linear-W-FA/"
     )
@@ -366,3 +413,40 @@ def finite_sample_checks(
         finite_sample_excess(log, run, alpha_hat, prefix=f"finite/alpha={a:g}/")
         for a, (run, alpha_hat) in runs.items()
     ]
+
+
+def claim_checks(claim: str, run: RecallRun) -> list[tuple[str, object]]:
+    """The checks of one claim of :data:`tltlib.recall.variants.CLAIMS` on ``run``, as
+    ``(name suffix, check function)`` pairs (each function takes ``(log, run, prefix)``)."""
+    if claim not in _variants.CLAIMS:
+        raise ValueError(f"claim must be one of {list(_variants.CLAIMS)}, got {claim!r}")
+    if claim == "bayes_risk":
+        return [("reaches_bayes_risk", reaches_bayes_risk), ("linear_rate", linear_rate)]
+    if claim == "not_bayes_optimal":
+        if run.model.attention == "softmax":
+            return [("softmax_not_bayes_optimal", softmax_not_optimal)]
+        return [("f_input_not_bayes_optimal", f_input_not_optimal)]
+    if claim == "unseen_equal":
+        return [("unseen_equals_population", unseen_matches)]
+    if claim == "unseen_fails":
+        return [("unseen_fails", unseen_fails)]
+    return [("attention_argmax_y", attention_recall)]
+
+
+def variant_checks(
+    log: CheckLog, runs: Mapping[float, Mapping[str, RecallRun]], names, levels
+) -> list[Check]:
+    """The checks of what the paper claims for each variant of ``names`` at each noise level
+    of ``levels`` (:func:`tltlib.recall.variants.claims_of`, checked by :func:`claim_checks`),
+    named ``alpha={level}/{variant}/{check}`` as in :func:`population_checks`; a check that
+    is already in ``log`` (from :func:`population_checks`) is not repeated."""
+    have = {r.name for r in log.records}
+    checks = []
+    for a in levels:
+        for name in _variants.check_names(names):
+            run, prefix = runs[a][name], f"alpha={a:g}/{name}/"
+            for claim in _variants.claims_of(name, a):
+                for suffix, fn in claim_checks(claim, run):
+                    if prefix + suffix not in have:
+                        checks.append(fn(log, run, prefix))
+    return checks

@@ -7,11 +7,16 @@ Plotting functions return the ``Figure``; the chapter ends its plotting cells wi
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
 
 import matplotlib.pyplot as plt
 import numpy as np
 
+from tltlib.core.paths import CHAPTERS
+from tltlib.recall import variants as _variants
 from tltlib.recall.claims import closed_form_excess, excess, unseen_gap
 from tltlib.recall.model import RecallRun
 from tltlib.recall.task import (
@@ -22,6 +27,12 @@ from tltlib.recall.task import (
     reparam_schedule,
     softmax_loss_floor,
 )
+
+DATA = CHAPTERS / "data" / "recall_grid.json"
+"""Where the table of the full grid is stored (written by ``python -m tltlib.recall.grid``)."""
+
+COMMAND = "python -m tltlib.recall.grid"
+"""The one command that runs the full grid and writes :data:`DATA`."""
 
 FLOOR = 1e-17
 """Lower edge of the rate plot: below about 1e-16 a float64 loss of order one is rounding."""
@@ -213,4 +224,86 @@ def kl_report(runs: Mapping[float, tuple[RecallRun, float]]) -> str:
         f"alpha={a:g}: alpha_hat={ah:.4f}, excess {excess(run)[-1]:.4e}, "
         f"KL(alpha||alpha_hat) {kl_bernoulli(a, ah):.4e}"
         for a, (run, ah) in runs.items()
+    )
+
+
+# --- the 13 variants and the stored grid -----------------------------------------------------
+
+
+def variant_table(names: Sequence[str] | None = None) -> MarkdownTable:
+    """The variants ``names`` (default all 13): the official flags, what is trained and what
+    the paper claims without and with noise (:func:`tltlib.recall.variants.claims_of`)."""
+    rows = [
+        "| variant | official flags | trained | claimed at alpha = 0 | claimed at alpha > 0 |",
+        "|---|---|---|---|---|",
+    ]
+    for name in _variants.check_names(names or list(_variants.VARIANTS)):
+        v = _variants.VARIANTS[name]
+        c0, c1 = (", ".join(_variants.claims_of(v, a)) for a in (0.0, 0.5))
+        rows.append(f"| {name} | `{v.official_flags}` | {v.trained} | {c0} | {c1} |")
+    return MarkdownTable("\n".join(rows))
+
+
+def load_grid(path: Path | str = DATA) -> dict[str, Any]:
+    """The stored table of the full grid (see :data:`COMMAND`)."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"{path} is missing: run `{COMMAND}` to make it")
+    return json.loads(path.read_text())
+
+
+def _cell(table: Mapping[str, Any], name: str, alpha: float, eta: float) -> dict[str, Any]:
+    for row in table["rows"]:
+        if (row["variant"], row["alpha"], row["eta"]) == (name, alpha, eta):
+            return row
+    raise KeyError(f"the grid has no run of {name} at alpha={alpha:g}, eta={eta:g}")
+
+
+def grid_table(table: Mapping[str, Any], quantity: str, fmt: str = ".2g") -> MarkdownTable:
+    """One row per variant, one column per (alpha, eta) of the stored grid ``table``
+    (:func:`load_grid`): the value of ``quantity`` in each run (e.g. ``excess``, the final
+    population loss minus the Bayes risk, or ``unseen_gap_nll_y``)."""
+    cols = [(a, e) for a in table["alphas"] for e in table["etas"]]
+    head = " | ".join(f"a={a:g}, eta={e:g}" for a, e in cols)
+    rows = [f"| variant | {head} |", "|---|" + "---|" * len(cols)]
+    for name in table["variants"]:
+        cells = []
+        for a, e in cols:
+            v = _cell(table, name, a, e)[quantity]
+            cells.append("-" if v is None else format(v, fmt))
+        rows.append(f"| {name} | " + " | ".join(cells) + " |")
+    return MarkdownTable("\n".join(rows))
+
+
+def grid_claims_table(table: Mapping[str, Any]) -> MarkdownTable:
+    """Per variant of the stored grid: the checks that passed out of those run over all its
+    (alpha, eta), the checks that failed (where), and the fitted rate over the predicted one
+    (its range, for the models that reach the Bayes risk)."""
+    rows = ["| variant | checks passed | failed | rate / predicted |", "|---|---|---|---|"]
+    for name in table["variants"]:
+        runs = [r for r in table["rows"] if r["variant"] == name]
+        checks = [(r, c) for r in runs for c in r["checks"]]
+        failed = [f"{c['name']} (a={r['alpha']:g}, eta={r['eta']:g})" for r, c in checks
+                  if not c["passed"]]  # fmt: skip
+        ratios = [r["rate"] / r["predicted_rate"] for r in runs
+                  if r["rate"] is not None and "bayes_risk" in r["claims"]]  # fmt: skip
+        rate = f"{min(ratios):.3f} - {max(ratios):.3f}" if ratios else "-"
+        rows.append(
+            f"| {name} | {len(checks) - len(failed)}/{len(checks)} | "
+            f"{'; '.join(failed) or '-'} | {rate} |"
+        )
+    return MarkdownTable("\n".join(rows))
+
+
+def grid_summary(table: Mapping[str, Any]) -> str:
+    """How the stored grid was made: the command, the size of each run, commit and date."""
+    s = table["settings"]
+    n = sum(len(r["checks"]) for r in table["rows"])
+    ok = sum(c["passed"] for r in table["rows"] for c in r["checks"])
+    return (
+        f"`{table['command']}`: {len(table['rows'])} runs ({len(table['variants'])} variants x "
+        f"alpha in {table['alphas']} x eta in {table['etas']}), each H={s['H']}, "
+        f"batch={s['batch']}, {s['steps']} steps, seed {s['seed']}; commit {table['commit']}"
+        f"{' (with uncommitted changes to the code)' if table['dirty'] else ''}, {table['date']}; "
+        f"{ok} of {n} checks passed."
     )

@@ -182,6 +182,13 @@ def expected_loss(logp: torch.Tensor, batch: RecallBatch, tau: int) -> torch.Ten
 
 
 @torch.no_grad()
+def sequence_losses(model: RecallTransformer, batch: RecallBatch) -> torch.Tensor:
+    """The expected cross-entropy of each sequence of ``batch`` (:func:`expected_loss`), (n,)."""
+    logp = torch.log_softmax(model.logits(batch.tokens).total, dim=1)
+    return expected_loss(logp, batch, model.task.tau)
+
+
+@torch.no_grad()
 def evaluate(model: RecallTransformer, batch: RecallBatch) -> dict[str, float]:
     """Loss and the quantities of the paper's figures on a fixed set of sequences.
 

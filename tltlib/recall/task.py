@@ -325,3 +325,20 @@ def softmax_loss_floor(task: RecallTask) -> float:
         return math.log1p((task.N - 1) / math.e)
     a = task.alpha
     return bernoulli_entropy(a) + (1 - a) * math.log1p((task.N - 2) / math.e)
+
+
+def f_input_loss_floor(task: RecallTask, gamma: float | None = None) -> float:
+    """The smallest expected loss of the noisy reparameterised model whose feed-forward part
+    sees the query only (``F``, ``kappa = 0``), over every strength ``Lambda``.
+
+    Its logits are ``s = sigma(Lambda)`` on ``y``, ``gamma`` on ``tau`` and ``0`` on the other
+    ``N - 2`` tokens: the logit of ``tau`` no longer grows with the attention. The loss
+    ``log(e^s + e^gamma + N - 2) - (1-alpha) s - alpha gamma`` is smallest where
+    ``p(y) = 1 - alpha``, at ``H(alpha) + alpha log(1 + (N-2) e^{-gamma})``, above the Bayes risk
+    for every ``gamma`` (``gamma`` defaults to the log-odds of ``task.alpha``). ReLU attention
+    restricts ``s >= 0``, which can only raise the minimum.
+    """
+    if not task.noisy:
+        raise ValueError("the F-input floor is for the noisy task (alpha > 0)")
+    g = log_odds(task.alpha) if gamma is None else float(gamma)
+    return bernoulli_entropy(task.alpha) + task.alpha * math.log1p((task.N - 2) * math.exp(-g))

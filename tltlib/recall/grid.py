@@ -1,0 +1,204 @@
+"""The full grid of the official runs: 13 variants x 4 noise levels x 2 step sizes, one command.
+
+``python -m tltlib.recall.grid`` trains every :data:`~tltlib.recall.variants.VARIANTS` at every
+noise level of :data:`~tltlib.recall.variants.ALPHAS` and step size of
+:data:`~tltlib.recall.variants.ETAS` at the chapter's default size (:data:`SETTINGS`), checks
+what the paper claims for it there (:func:`tltlib.recall.claims.variant_checks`) and writes
+one row per run to :data:`DATA` (``chapters/data/recall_grid.json``), with the commit and the
+date. Each finished run is cached under ``runs/recall-grid/`` by its settings and a fingerprint
+of ``tltlib.recall``, so an interrupted grid resumes where it stopped (``--force`` runs
+everything again). Chapter 10 reads the stored table with :func:`tltlib.recall.figures.load_grid`; it never
+runs the grid.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import hashlib
+import json
+import math
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from tltlib.core.checks import CheckLog
+from tltlib.core.paths import ROOT, RUNS
+from tltlib.recall import claims, variants
+from tltlib.recall.figures import COMMAND, DATA
+from tltlib.recall.task import RecallTask, bayes_risk
+
+CACHE = RUNS / "recall-grid"
+"""One JSON file per finished run (git-ignored)."""
+
+SETTINGS = dict(N=60, H=64, Q=5, Y=4, steps=300, batch=256, n_eval=1024, record_every=3, seed=0)
+"""The size of every run of the grid: chapter 10's defaults (``record_every`` 3 instead of 6,
+so that the rate fit has points at ``eta = 0.5`` too)."""
+
+
+SOURCES = ("task.py", "model.py", "variants.py", "claims.py", "grid.py")
+"""The modules whose code a run depends on (the cache key's fingerprint)."""
+
+
+def _fingerprint() -> str:
+    """A hash of :data:`SOURCES` (edited code runs again)."""
+    h = hashlib.sha256()
+    for name in SOURCES:
+        h.update((Path(__file__).parent / name).read_bytes())
+    return h.hexdigest()[:16]
+
+
+def run_point(variant: str, alpha: float, eta: float, settings: dict[str, Any]) -> dict[str, Any]:
+    """Train one variant at ``alpha`` and ``eta`` and return its row: final losses, the
+    unseen-output gaps, the fitted rate (reparameterised linear/ReLU models) and every check
+    of :func:`tltlib.recall.claims.variant_checks` (name, passed, measured, bound)."""
+    s = dict(settings)
+    task = RecallTask(s["N"], s["H"], s["Q"], s["Y"])
+    run = variants.train(
+        task, variant, alpha, eta, s["steps"], batch=s["batch"], n_eval=s["n_eval"],
+        seed=s["seed"], record_every=s["record_every"],
+    )  # fmt: skip
+    h = run.history
+    log = CheckLog("recall-grid")
+    checks = claims.variant_checks(log, {alpha: {variant: run}}, [variant], [alpha])
+    rate = predicted = None
+    if run.model.family == "reparam" and run.model.attention != "softmax":
+        try:
+            rate = claims.rate_fit(run).slope
+        except ValueError:
+            rate = None
+        predicted = -eta * (1.0 if run.model.task.noisy else 1 / math.sqrt(task.Q))
+    return {
+        "variant": variant,
+        "alpha": alpha,
+        "eta": eta,
+        "bayes_risk": bayes_risk(run.model.task),
+        "pop_loss": h.final("pop/loss"),
+        "unseen_loss": h.final("unseen/loss"),
+        "excess": h.final("pop/loss") - bayes_risk(run.model.task),
+        "unseen_gap_loss": claims.unseen_gap(run),
+        "unseen_gap_nll_y": claims.unseen_gap(run, "nll_output"),
+        "p_output": h.final("pop/p_output"),
+        "p_noise": h.final("pop/p_noise"),
+        "attn_argmax_y": h.final("pop/attn_argmax_output"),
+        "ff_argmax_tau": h.final("pop/ff_argmax_noise"),
+        "rate": rate,
+        "predicted_rate": predicted,
+        "claims": list(variants.claims_of(variant, alpha)),
+        "checks": [_check_row(c) for c in checks],
+    }
+
+
+def _check_row(c) -> dict[str, Any]:
+    keys = ("passed", "measured", "expected", "tolerance", "comparison")
+    return {"name": c.name.rsplit("/", 1)[-1], **{k: getattr(c, k) for k in keys}}
+
+
+def _commit() -> tuple[str, bool]:
+    def git(*args: str) -> str:
+        out = subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True)
+        return out.stdout.strip()
+
+    changed = git("status", "--porcelain", "--", *(f"tltlib/recall/{n}" for n in SOURCES))
+    return git("rev-parse", "--short", "HEAD") or "unknown", bool(changed)
+
+
+def run_grid(
+    names=tuple(variants.VARIANTS),
+    alphas=variants.ALPHAS,
+    etas=variants.ETAS,
+    *,
+    steps: int | None = None,
+    out: Path | str = DATA,
+    cache: Path | str = CACHE,
+    force: bool = False,
+    quiet: bool = False,
+) -> dict[str, Any]:
+    """Every point of ``names x alphas x etas`` (checked: the 13 names, the official noise
+    levels and step sizes), each from the cache or trained by :func:`run_point`; writes the
+    table to ``out`` and returns it. ``steps`` overrides :data:`SETTINGS` (stored with it)."""
+    names = variants.check_names(names)
+    alphas = [
+        variants.check_grid_value("every entry of alphas", a, variants.ALPHAS) for a in alphas
+    ]
+    etas = [variants.check_grid_value("every entry of etas", e, variants.ETAS) for e in etas]
+    settings = dict(SETTINGS)
+    if steps is not None:
+        if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
+            raise ValueError(f"steps must be an integer >= 1, got {steps!r}")
+        settings["steps"] = steps
+    torch.set_num_threads(1)
+    cache, fp = Path(cache), _fingerprint()
+    cache.mkdir(parents=True, exist_ok=True)
+    rows, cpu, total = [], 0.0, len(names) * len(alphas) * len(etas)
+    for name in names:
+        for alpha in alphas:
+            for eta in etas:
+                key = json.dumps([name, alpha, eta, settings, fp], sort_keys=True)
+                path = cache / f"{hashlib.sha256(key.encode()).hexdigest()[:20]}.json"
+                if path.exists() and not force:
+                    row = json.loads(path.read_text())
+                else:
+                    start = time.process_time()
+                    row = run_point(name, alpha, eta, settings)
+                    row["cpu_s"] = round(time.process_time() - start, 2)
+                    path.write_text(json.dumps(row))
+                cpu += row["cpu_s"]
+                rows.append(row)
+                if not quiet:
+                    print(f"[{len(rows)}/{total}] {name} alpha={alpha:g} eta={eta:g}", flush=True)
+    commit, dirty = _commit()
+    table = {
+        "command": COMMAND,
+        "commit": commit,
+        "dirty": dirty,  # uncommitted changes to SOURCES when the table was written
+        "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d"),
+        "settings": settings,
+        "cpu_s": round(cpu, 1),
+        "variants": list(names),
+        "alphas": alphas,
+        "etas": etas,
+        "rows": rows,
+    }
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(table, indent=1) + "\n")
+    return table
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog=COMMAND, description=__doc__.split("\n\n")[0])
+    parser.add_argument("--variants", nargs="+", default=list(variants.VARIANTS))
+    parser.add_argument("--alphas", nargs="+", type=float, default=list(variants.ALPHAS))
+    parser.add_argument("--etas", nargs="+", type=float, default=list(variants.ETAS))
+    parser.add_argument("--steps", type=int, default=None, help="override the steps of a run")
+    parser.add_argument("-o", "--out", default=str(DATA), help="where to write the table")
+    parser.add_argument("--cache", default=str(CACHE), help="folder of finished runs")
+    parser.add_argument("--force", action="store_true", help="ignore the cache")
+    parser.add_argument("-q", "--quiet", action="store_true")
+    args = parser.parse_args(argv)
+    try:
+        table = run_grid(
+            args.variants, args.alphas, args.etas, steps=args.steps, out=args.out,
+            cache=args.cache, force=args.force, quiet=args.quiet,
+        )  # fmt: skip
+    except ValueError as err:
+        parser.error(str(err))
+    failed = [
+        f"{r['variant']} alpha={r['alpha']:g} eta={r['eta']:g}: {c['name']}"
+        for r in table["rows"]
+        for c in r["checks"]
+        if not c["passed"]
+    ]
+    print(f"{len(table['rows'])} runs written to {args.out}; {len(failed)} checks failed")
+    for line in failed:
+        print("  " + line)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
