@@ -67,7 +67,10 @@ def test_width_exponents_pass_on_the_model_and_fail_when_broken(X, teacher):
     assert not check.passed and check.measured < -0.8  # 1/m scaling: exponent -1
     unscaled = np.array(
         [
-            [linearisation_error(ShallowTransformer.paired(6, m, 0), Xl, 3.0 * math.sqrt(m))]
+            [
+                linearisation_error(ShallowTransformer.paired(6, m, 0, f"s{j}"), Xl, 3.0 * m**0.5)
+                for j in range(3)
+            ]
             for m in WIDTHS
         ]
     )

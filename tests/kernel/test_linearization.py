@@ -29,7 +29,7 @@ def test_pairing_identity_holds_and_fails_without_pairing(X):
 
 def test_radius_exponent_is_two_and_a_first_order_error_fails(X):
     errors = kl.radius_errors(6, 8, 32, RADII, 200, 3, seed=0)
-    assert ke.radius_exponent_check(CheckLog("t"), RADII, errors).passed
+    assert ke.radius_exponent_check(CheckLog("t"), RADII, 32, errors).passed
     first_order = np.empty_like(errors)  # |f(phi_0 + Delta) - f(phi_0)|: no linear term removed
     for j in range(errors.shape[1]):
         model = ShallowTransformer.paired(6, 32, 0, f"linearisation-radius-32-{j}")
@@ -38,7 +38,7 @@ def test_radius_exponent_is_two_and_a_first_order_error_fails(X):
             model.set_parameters(*(p + d for p, d in zip(model.initial(), delta, strict=True)))
             first_order[i, j] = float(model.predict(X).abs().mean())
             model.reset()
-    check = ke.radius_exponent_check(CheckLog("t"), RADII, first_order)
+    check = ke.radius_exponent_check(CheckLog("t"), RADII, 32, first_order)
     assert not check.passed and check.measured < 1.5
 
 

@@ -11,7 +11,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from tltlib.core.fits import loglog_slope, mean_interval
-from tltlib.kernel.exponents import mean_fit_interval
+from tltlib.kernel.exponents import mean_fit_interval, seed_slopes_interval
 
 
 def seed_band(ax, x, values, color, label) -> np.ndarray:
@@ -36,15 +36,17 @@ def plot_power_laws(
     panels: Mapping[str, tuple[Sequence[float], np.ndarray, float, str]],
 ) -> plt.Figure:
     """One log-log panel per entry ``title: (x, values, theory_exponent, x_label)``: the seed
-    mean with its 95% band, the fitted power law with the 95% interval of its exponent, and the
-    theory's power law through the first mean."""
+    mean with its 95% band, the power law fitted to the mean with the 95% interval of the seeds'
+    exponents, and the theory's power law through the first mean."""
     fig, axes = plt.subplots(
         1, len(panels), figsize=(3.8 * len(panels), 3.2), squeeze=False, layout="constrained"
     )
     for ax, (title, (x, values, theory, xlabel)) in zip(axes[0], panels.items(), strict=True):
         x = np.asarray(x, dtype=float)
         mean = seed_band(ax, x, values, "C0", "mean, 95% band over seeds")
-        iv = mean_fit_interval(x, values)
+        v = np.asarray(values, dtype=float)
+        several = v.ndim == 2 and v.shape[1] >= 2
+        iv = seed_slopes_interval(x, v) if several else mean_fit_interval(x, v)
         fit = loglog_slope(x, mean)
         ax.plot(
             x, fit(x), "k--", lw=1, label=f"fit: {iv.estimate:.2f} [{iv.low:.2f}, {iv.high:.2f}]"

@@ -63,7 +63,7 @@ def exponent_check(
         interval.estimate,
         (low + high) / 2,
         (high - low) / 2 + half_ci,
-        interval=[interval.low, interval.high],
+        interval=[float(interval.low), float(interval.high)],
         level=interval.level,
         points=interval.n,
         theory=[low, high],
@@ -90,6 +90,16 @@ def few_features_allowance(widths: Sequence[int]) -> float:
     w = [positive_int("m", m) for m in widths]
     k = min(w) / 2
     return math.log1p(1 / math.sqrt(k)) / math.log(max(w) / min(w))
+
+
+def next_order_allowance(radii: Sequence[float], m: int) -> float:
+    """How far the exponent in the radius, fitted over ``radii`` at width ``m``, may sit from 2:
+    the next terms of the expansion of ``h_i`` are smaller than the leading one by a relative
+    ``(rho/sqrt(m))^2`` at most (odd terms cancel in the mean over inputs only approximately, so
+    the square is the conservative choice for ``rho/sqrt(m) < 1``), which can bend the fit over
+    ``log(rho_max/rho_min)`` by ``log(1 + rho_max^2/m) / log(rho_max/rho_min)``."""
+    r = [float(x) for x in radii]
+    return math.log1p(max(r) ** 2 / positive_int("m", m)) / math.log(max(r) / min(r))
 
 
 def gaussian_max_mean(n: int) -> float:
@@ -135,27 +145,30 @@ def width_exponent_checks(
     approx_err: np.ndarray,
     teacher_features: int,
 ) -> None:
-    """Chapter 09a: the linearisation error falls like ``m^(-1/2)`` (the 95% interval of the
-    fitted exponent of the seed mean contains ``-1/2``) and the random-feature error's interval
-    meets ``[-1/2 - delta, teacher_floor_exponent(widths, M) + delta]`` with
-    ``delta = few_features_allowance(widths)``."""
+    """Chapter 09a: each seed's exponent in the width is fitted, and the 95% interval of their
+    mean meets the theory's band. Both errors are ``1/sqrt(m)`` times an average over ``m/2``
+    independent heads, so both bands allow ``delta = few_features_allowance(widths)``: the
+    linearisation error's band is ``[-1/2 - delta, -1/2 + delta]``, the random-feature error's
+    ``[-1/2 - delta, teacher_floor_exponent(widths, M) + delta]``."""
+    allowance = few_features_allowance(widths)
     exponent_check(
         log,
         "linearisation_slope",
         f"{SOURCE}: linearisation error ~ m^(-1/2) (95% interval of the exponent)",
-        mean_fit_interval(widths, lin_err),
-        -0.5,
+        seed_slopes_interval(widths, lin_err),
+        -0.5 - allowance,
+        -0.5 + allowance,
+        few_features=allowance,
         widths=list(widths),
         values=seed_mean(lin_err).tolist(),
         seeds=int(np.shape(lin_err)[1]),
     )
     floor = teacher_floor_exponent(widths, teacher_features)
-    allowance = few_features_allowance(widths)
     exponent_check(
         log,
         "approximation_slope",
         f"{SOURCE}: random-feature error (sup over n) ~ sqrt(2/m + 1/M) (95% interval)",
-        mean_fit_interval(widths, approx_err),
+        seed_slopes_interval(widths, approx_err),
         -0.5 - allowance,
         floor + allowance,
         teacher_floor=floor,
@@ -166,15 +179,22 @@ def width_exponent_checks(
     )
 
 
-def radius_exponent_check(log: CheckLog, radii: Sequence[float], errors: np.ndarray) -> Check:
-    """Chapter 09a: at a fixed width the linearisation error grows like ``rho^2`` (the 95%
-    interval of the fitted exponent of the seed mean contains 2)."""
+def radius_exponent_check(
+    log: CheckLog, radii: Sequence[float], m: int, errors: np.ndarray
+) -> Check:
+    """Chapter 09a: at the width ``m`` the linearisation error grows like ``rho^2``: the 95%
+    interval of the mean of the seeds' exponents meets ``[2 - delta, 2 + delta]``, ``delta =
+    next_order_allowance(radii, m)``."""
+    allowance = next_order_allowance(radii, m)
     return exponent_check(
         log,
         "linearisation_radius_slope",
         f"{SOURCE}: linearisation error ~ rho^2 (95% interval of the exponent)",
-        mean_fit_interval(radii, errors),
-        2.0,
+        seed_slopes_interval(radii, errors),
+        2.0 - allowance,
+        2.0 + allowance,
+        next_order=allowance,
+        m=m,
         radii=list(radii),
         values=seed_mean(errors).tolist(),
         seeds=int(np.shape(errors)[1]),
