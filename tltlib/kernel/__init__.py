@@ -4,10 +4,34 @@ projected gradient descent in the kernel regime.
 ``model`` (the transformer, its paired initialisation, projected GD), ``transport`` (the
 transport-map teacher and its random-feature estimates), ``recurrent`` (the IndRNN baseline on
 AR(L) series), ``experiments`` (sweeps over width, sample size and sequence length; the
-chapters' parameter checks), ``claims`` (the measured checks) and ``figures``. The room uses
+chapters' parameter checks), ``claims`` (the measured checks) and ``figures``; for chapter 09b,
+``length`` (the AR(L) comparison over seeds), ``memory`` (the floats each model holds),
+``length_claims`` and ``length_figures``. The room uses
 :mod:`tltlib.core` and :mod:`tltlib.model` only, never the main paper's trainers or claims.
 """
 
-from . import claims, experiments, figures, model, recurrent, transport
+from . import (
+    claims,
+    experiments,
+    figures,
+    length,
+    length_claims,
+    length_figures,
+    memory,
+    model,
+    recurrent,
+    transport,
+)
 
-__all__ = ["claims", "experiments", "figures", "model", "recurrent", "transport"]
+__all__ = [
+    "claims",
+    "experiments",
+    "figures",
+    "length",
+    "length_claims",
+    "length_figures",
+    "memory",
+    "model",
+    "recurrent",
+    "transport",
+]
