@@ -116,8 +116,10 @@ def memory_by_length(
 
 def per_token(lengths: np.ndarray, floats: np.ndarray) -> tuple[float, float]:
     """Least-squares line ``floats = intercept + slope * T``: ``(slope, largest residual)``
-    (the counts are exact, so an affine count has residual 0 up to rounding)."""
+    (the counts are exact, so an affine count has residual 0 up to rounding; the slope is
+    rounded to 9 decimals)."""
     T, y = np.asarray(lengths, dtype=float), np.asarray(floats, dtype=float)
     A = np.stack([T, np.ones_like(T)], axis=1)
     coef, *_ = np.linalg.lstsq(A, y, rcond=None)
-    return float(coef[0]), float(np.max(np.abs(A @ coef - y)))
+    slope = float(np.round(coef[0], 9)) + 0.0  # exact counts: drop the fit's rounding (and -0)
+    return slope, float(np.max(np.abs(A @ coef - y)))
