@@ -114,3 +114,9 @@ def test_training_memory_grows_for_both(counts):
 def test_streaming_state_rejects_other_models():
     with pytest.raises(ValueError, match="model"):
         memory.streaming_state(object(), torch.zeros(2, 3))
+
+
+@pytest.mark.parametrize("lags", [[4, 8], [4, 4, 8], "4, 8, 16", [4, 8, 0]])
+def test_check_lags_names_the_parameter(lags):
+    with pytest.raises(ValueError, match="ar_lags"):
+        length.check_lags(lags)
