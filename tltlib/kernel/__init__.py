@@ -4,9 +4,11 @@ projected gradient descent in the kernel regime.
 ``model`` (the transformer, its paired initialisation, projected GD), ``transport`` (the
 transport-map teacher and its random-feature estimates), ``recurrent`` (the IndRNN baseline on
 AR(L) series), ``experiments`` (sweeps over width, sample size and sequence length; the
-chapters' parameter checks), ``claims`` (the measured checks), ``figures``, ``linearization``
-(the official code's linearisation experiment), ``exponents`` (fitted exponents with 95%
-intervals against the theory) and ``band_figures`` (09a's figures with 95% bands). The room uses
+chapters' parameter checks), ``claims`` (the measured checks) and ``figures``; for chapter 09a,
+``linearization`` (the official code's linearisation experiment), ``exponents`` (fitted
+exponents with 95% intervals against the theory) and ``band_figures`` (its figures with 95%
+bands); for chapter 09b, ``length`` (the AR(L) comparison over seeds), ``memory`` (the floats
+each model holds), ``length_claims`` and ``length_figures``. The room uses
 :mod:`tltlib.core` and :mod:`tltlib.model` only, never the main paper's trainers or claims.
 """
 
@@ -16,7 +18,11 @@ from . import (
     experiments,
     exponents,
     figures,
+    length,
+    length_claims,
+    length_figures,
     linearization,
+    memory,
     model,
     recurrent,
     transport,
@@ -28,7 +34,11 @@ __all__ = [
     "experiments",
     "exponents",
     "figures",
+    "length",
+    "length_claims",
+    "length_figures",
     "linearization",
+    "memory",
     "model",
     "recurrent",
     "transport",

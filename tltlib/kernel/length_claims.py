@@ -1,0 +1,131 @@
+"""Chapter 09b's checks of attention against recurrence on the AR(L) task and of the memory
+each model holds, into a :class:`tltlib.core.checks.CheckLog`.
+
+The fitted exponents are reported with their 95% intervals over seeds: one log-log slope of
+the minimum training loss against the lag per repetition, and the Student-t interval of their
+mean (:func:`tltlib.core.fits.mean_interval`). The checks compare the interval with the
+theory: the transformer's optimisation error does not grow with the length (its interval is not
+above 0), a recurrent network's can grow with it (its interval lies above 0).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+
+from tltlib.core.checks import Check, CheckLog
+from tltlib.core.fits import Interval, loglog_slope, mean_interval
+from tltlib.kernel.claims import SOURCE
+from tltlib.kernel.memory import per_token
+
+
+def seed_slopes(x: Sequence[float], values: np.ndarray) -> np.ndarray:
+    """The log-log slope of ``values`` (points x repetitions) against ``x``, one per
+    repetition."""
+    v = np.asarray(values, dtype=float)
+    if v.ndim != 2 or v.shape[1] < 2:
+        raise ValueError(
+            f"values must be points x repetitions with 2 or more repetitions, got {v.shape}"
+        )
+    x = np.asarray(x, dtype=float)
+    return np.array([loglog_slope(x, v[:, j]).slope for j in range(v.shape[1])])
+
+
+def slope_over_seeds(x: Sequence[float], values: np.ndarray, level: float = 0.95) -> Interval:
+    """The ``level`` interval of the mean over repetitions of the per-repetition slopes."""
+    return mean_interval(seed_slopes(x, values), level)
+
+
+def _interval_extra(interval: Interval, x: Sequence[float], values: np.ndarray) -> dict:
+    return dict(
+        low=interval.low,
+        high=interval.high,
+        seeds=interval.n,
+        level=interval.level,
+        L=[int(v) for v in x],
+        mean=np.asarray(values, dtype=float).mean(axis=1).tolist(),
+    )
+
+
+def not_growing(
+    log: CheckLog, name: str, claim: str, x: Sequence[float], values: np.ndarray
+) -> Check:
+    """No detectable growth with ``x``: the lower end of the slope's interval is at most 0 (the
+    interval contains 0 or lies below it; a length-free bound allows a falling loss)."""
+    interval = slope_over_seeds(x, values)
+    extra = _interval_extra(interval, x, values)
+    del extra["low"]
+    return log.at_most(name, claim, interval.low, 0.0, estimate=interval.estimate, **extra)
+
+
+def growing(log: CheckLog, name: str, claim: str, x: Sequence[float], values: np.ndarray) -> Check:
+    """Growth with ``x``: the lower end of the slope's interval is at least 0."""
+    interval = slope_over_seeds(x, values)
+    extra = _interval_extra(interval, x, values)
+    del extra["low"]
+    return log.at_least(name, claim, interval.low, 0.0, estimate=interval.estimate, **extra)
+
+
+def lag_slopes(sweep: Mapping[str, Mapping[str, np.ndarray]], key: str = "min_train") -> dict:
+    """The 95% intervals of the exponent of ``key`` against ``L`` over the seeds: one per model
+    and the paired difference IndRNN minus transformer (same seed, same series)."""
+    L = sweep["L"]
+    tf = seed_slopes(L, sweep["transformer"][key])
+    rnn = seed_slopes(L, sweep["IndRNN"][key])
+    return {
+        "transformer": mean_interval(tf),
+        "IndRNN": mean_interval(rnn),
+        "difference": mean_interval(rnn - tf),
+    }
+
+
+def lag_checks(log: CheckLog, sweep: Mapping[str, Mapping[str, np.ndarray]]) -> None:
+    """On :func:`tltlib.kernel.length.lag_sweep` (lags x seeds), the exponent ``a`` of the
+    minimum training loss ``~ L^a`` fitted per seed, with its 95% interval over the seeds: the
+    transformer's shows no growth (lower end <= 0) and the IndRNN's lies above 0."""
+    L = sweep["L"]
+    not_growing(
+        log,
+        "transformer_loss_L_slope",
+        f"{SOURCE}: transformer's min training loss ~ L^a: 95% interval (over seeds) not above 0",
+        L,
+        sweep["transformer"]["min_train"],
+    )
+    growing(
+        log,
+        "indrnn_loss_L_slope",
+        f"{SOURCE}: IndRNN's min training loss ~ L^a: 95% interval (over seeds) above 0",
+        L,
+        sweep["IndRNN"]["min_train"],
+    )
+
+
+def memory_checks(log: CheckLog, memory: Mapping[str, np.ndarray], tolerance: float = 1e-6) -> None:
+    """On :func:`tltlib.kernel.memory.memory_by_length`: the streamed networks give the batch
+    forward's value; the floats held at inference grow by ``d + m`` per token for the
+    transformer (every token kept, then scored by every head) and by 0 for the IndRNN (its
+    state). The counts are exact; ``tolerance`` covers the rounding of the line fit."""
+    T = memory["T"]
+    d, m = int(memory["d"]), int(memory["m"])
+    log.at_most(
+        "memory_stream_is_the_model",
+        "the streamed networks give the batch forward's f (largest gap)",
+        float(memory["gap"]),
+        1e-10,
+    )
+    for key, model, expected in (
+        ("tf_inference", "transformer", d + m),
+        ("rnn_inference", "IndRNN", 0),
+    ):
+        slope, residual = per_token(T, memory[key])
+        log.close_to(
+            f"memory_{key}_per_token",
+            f"{SOURCE}: {model}'s inference memory grows by {expected} floats per token",
+            slope,
+            float(expected),
+            tolerance,
+            affine_residual=residual,
+            T=[int(t) for t in T],
+            floats=memory[key].tolist(),
+        )
