@@ -12,16 +12,13 @@ from tltlib.kernel import claims as kc
 from tltlib.kernel import experiments as kx
 from tltlib.kernel.model import (
     ShallowTransformer,
-    linearisation_error,
     step_size,
     train_projected_gd,
     unit_ball_tokens,
 )
 from tltlib.kernel.transport import (
     TransportTeacher,
-    approximation_errors,
     feature_estimate,
-    running_sup_errors,
     transport,
 )
 
@@ -120,57 +117,6 @@ def test_transport_checks_fail_on_a_small_radius_or_a_wrong_teacher(X, teacher):
     wrong = CheckLog("t")
     kc.transport_checks(wrong, DiagonalFeatures(**vars(teacher)), model, X, 3.0)
     assert not wrong["transport_linearisation"].passed
-
-
-def test_linearisation_slope_fails_with_mean_field_scaling_or_an_unscaled_radius():
-    errors = kx.linearisation_errors(6, 8, WIDTHS, 200, 1, 3.0, seed=0)
-    assert passed(kc.width_slope(CheckLog("t"), "s", "c", WIDTHS, errors))
-    Xl = unit_ball_tokens(200, 6, 8, 0, "linearisation-inputs")
-    mean_field = [[linearisation_error(MeanField.paired(6, m, 0), Xl, 3.0)] for m in WIDTHS]
-    check = kc.width_slope(CheckLog("t"), "s", "c", WIDTHS, np.array(mean_field))
-    assert not check.passed and check.measured < -0.8  # 1/m scaling: slope -1
-    unscaled = [
-        [linearisation_error(ShallowTransformer.paired(6, m, 0), Xl, 3.0 * math.sqrt(m))]
-        for m in WIDTHS
-    ]
-    check = kc.width_slope(CheckLog("t"), "s", "c", WIDTHS, np.array(unscaled))
-    assert not check.passed and check.measured > 0  # radius rho, not rho/sqrt(m): grows
-
-
-def test_approximation_slope_fails_against_another_teacher(X, teacher):
-    good = approximation_errors(teacher, X[:200], WIDTHS, 3, seed=0)
-    assert passed(kc.width_slope(CheckLog("t"), "s", "c", WIDTHS, good))
-    other = TransportTeacher.from_inputs(X, 8, 3.0, 1024, seed=1)  # other anchors and weights
-    bad = approximation_errors(teacher, X[:200], WIDTHS, 3, seed=0, labels=other(X[:200]))
-    check = kc.width_slope(CheckLog("t"), "s", "c", WIDTHS, bad)
-    assert not check.passed and check.measured > -0.2  # the error stops falling
-
-
-def test_sqrt_log_check_fails_on_repeated_inputs(teacher):
-    X = unit_ball_tokens(4000, 6, 8, seed=1)
-    sizes = [40, 400, 4000]
-    y = teacher(X)
-    good = running_sup_errors(teacher, X, 32, sizes, 6, seed=0, labels=y)
-    assert passed(kc.sqrt_log_growth(CheckLog("t"), sizes, good))
-    repeated = X[:1].expand(4000, -1, -1)  # one input, 4000 times: the maximum cannot grow
-    bad = running_sup_errors(teacher, repeated, 32, sizes, 6, seed=0)
-    check = kc.sqrt_log_growth(CheckLog("t"), sizes, bad)
-    assert not check.passed and check.measured == pytest.approx(1.0)
-
-
-def test_width_checks_fail_when_the_heads_cannot_move(X, teacher):
-    data = kx.split_data(X, teacher(X), 0.2)
-    widths = [4, 16, 64]
-    good = kx.width_sweep(data, widths, 300, 1.75, 3.0, 1, seed=0)
-    log = CheckLog("t")
-    kc.training_width_checks(log, widths, good)
-    assert log.passed, log.table()
-    assert log["train_loss_width_slope"].claim.endswith("slope in [-0.7, -0.1]")
-    frozen = kx.width_sweep(data, widths, 300, 1.75, 1e-6, 1, seed=0)  # a radius far below nu
-    log = CheckLog("t")
-    kc.training_width_checks(log, widths, frozen)
-    for name in ("train_loss_decreasing", "train_loss_width_slope"):
-        assert not log[name].passed, name
 
 
 @pytest.fixture(scope="module")

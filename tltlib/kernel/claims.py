@@ -104,56 +104,6 @@ def transport_checks(
     )
 
 
-def width_slope(
-    log: CheckLog,
-    name: str,
-    claim: str,
-    widths: Sequence[int],
-    errors: np.ndarray,
-    expected: float = -0.5,
-    tolerance: float = 0.15,
-) -> Check:
-    """Log-log slope of the seed-mean of ``errors`` (widths x seeds) against the width."""
-    errors = np.asarray(errors, dtype=float)
-    mean = errors.mean(axis=1) if errors.ndim == 2 else errors
-    fit = loglog_slope(np.asarray(widths, dtype=float), mean)
-    return log.close_to(
-        name,
-        claim,
-        fit.slope,
-        expected,
-        tolerance,
-        stderr=fit.stderr,
-        widths=list(widths),
-        values=mean.tolist(),
-        seeds=int(errors.shape[1]) if errors.ndim == 2 else 1,
-    )
-
-
-def sqrt_log_growth(
-    log: CheckLog, sizes: Sequence[int], sup_errors: np.ndarray, tolerance: float = 0.3
-) -> Check:
-    """Ratio of the seed-mean uniform error over ``max(sizes)`` inputs to that over
-    ``min(sizes)`` inputs, compared with ``sqrt(log n_max / log n_min)``."""
-    sizes = [positive_int("n", n) for n in sizes]
-    if min(sizes) < 2:
-        raise ValueError(f"sizes must be >= 2 (log n > 0), got {min(sizes)}")
-    mean = np.asarray(sup_errors, dtype=float).mean(axis=0)
-    ratio = float(mean[-1] / mean[0])
-    expected = math.sqrt(math.log(sizes[-1]) / math.log(sizes[0]))
-    return log.close_to(
-        "sup_error_sqrt_log_n",
-        f"{SOURCE}: the uniform error over n inputs grows like sqrt(log n) "
-        f"(ratio n={sizes[-1]} to n={sizes[0]})",
-        ratio,
-        expected,
-        tolerance,
-        sizes=sizes,
-        values=mean.tolist(),
-        power_law_ratio=math.sqrt(sizes[-1] / sizes[0]),
-    )
-
-
 def decreasing(
     log: CheckLog, name: str, claim: str, values: Sequence[float], bound: float = 1.0
 ) -> Check:
@@ -211,55 +161,6 @@ def slope_at_most(
 
 
 # --- the chapters' checks, with their claims ---------------------------------------------------
-
-
-def width_error_slopes(
-    log: CheckLog, widths: Sequence[int], lin_err: np.ndarray, approx_err: np.ndarray
-) -> None:
-    """Chapter 09a: the linearisation and the random-feature error (widths x seeds) both fall
-    like ``m^(-1/2)`` (log-log slope ``-1/2 +- 0.15``)."""
-    width_slope(
-        log, "linearisation_slope", f"{SOURCE}: linearisation error ~ m^(-1/2)", widths, lin_err
-    )
-    width_slope(
-        log,
-        "approximation_slope",
-        f"{SOURCE}: random-feature error (sup over n) ~ m^(-1/2)",
-        widths,
-        approx_err,
-    )
-
-
-def training_width_checks(
-    log: CheckLog,
-    train_widths: Sequence[int],
-    sweep: dict[str, np.ndarray],
-    max_ratio: float = 0.95,
-    expected: float = -0.4,
-    tolerance: float = 0.3,
-) -> None:
-    """Chapter 09a: the minimum training loss of :func:`tltlib.kernel.experiments.width_sweep`
-    (``sweep["rel_train"]``, widths x seeds) falls with every wider network (the largest ratio
-    of consecutive seed means is at most ``max_ratio``), with a log-log slope against the width
-    in ``expected +- tolerance``."""
-    rel_train = np.asarray(sweep["rel_train"], dtype=float)
-    decreasing(
-        log,
-        "train_loss_decreasing",
-        f"{SOURCE}: min training loss falls with the width (largest ratio)",
-        rel_train.mean(axis=1),
-        max_ratio,
-    )
-    low, high = expected - tolerance, expected + tolerance
-    width_slope(
-        log,
-        "train_loss_width_slope",
-        f"{SOURCE}: min training loss vs width, slope in [{low:g}, {high:g}]",
-        train_widths,
-        rel_train,
-        expected=expected,
-        tolerance=tolerance,
-    )
 
 
 def sequence_length_checks(

@@ -1,5 +1,7 @@
-"""Figures of the kernel-regime chapters (09a, 09b): errors against the width, the number of
-inputs, the sequence length and the lag. Functions return the ``Figure``."""
+"""Figures of the kernel-regime chapters (09a, 09b), drawn as the official plot scripts draw
+them: each seed as a faint dot, the seed mean as a line with its Student-t 95% band (three or
+more seeds), fitted power laws with the interval of their exponent, and the theory's slopes.
+Functions return the ``Figure``."""
 
 from __future__ import annotations
 
@@ -8,48 +10,90 @@ from collections.abc import Mapping, Sequence
 import matplotlib.pyplot as plt
 import numpy as np
 
-from tltlib.core.fits import loglog_slope
+from tltlib.core.fits import loglog_slope, mean_interval
+from tltlib.kernel.exponents import mean_fit_interval, seed_slopes_interval
+
+COLOURS = {"transformer": "C0", "IndRNN": "C3"}
 
 
-def _seed_cloud(ax, x, values, color, label):
-    """Each repetition as a faint dot, the mean as a line with markers."""
-    values = np.asarray(values, dtype=float)
-    if values.ndim == 2:
-        for j in range(values.shape[1]):
-            ax.plot(x, values[:, j], "o", color=color, alpha=0.25, ms=3)
-        mean = values.mean(axis=1)
-    else:
-        mean = values
+def seed_band(ax, x, values, color, label, level: float = 0.95) -> np.ndarray:
+    """``values`` (points x seeds, or one value a point) against ``x``: each seed as a faint dot,
+    the mean as a line, and with three or more seeds its ``level`` Student-t band (kept above
+    zero, for log axes); returns the mean."""
+    x = np.asarray(x, dtype=float)
+    v = np.asarray(values, dtype=float)
+    v = v[:, None] if v.ndim == 1 else v
+    mean = v.mean(axis=1)
+    if v.shape[1] > 1:
+        for j in range(v.shape[1]):
+            ax.plot(x, v[:, j], "o", color=color, alpha=0.25, ms=3)
+    if v.shape[1] >= 3:
+        bands = [mean_interval(row, level) for row in v]
+        low = np.array([max(b.low, 1e-3 * b.estimate) for b in bands])
+        ax.fill_between(x, low, [b.high for b in bands], color=color, alpha=0.2, lw=0)
     ax.plot(x, mean, "o-", color=color, label=label, lw=1.5)
     return mean
 
 
-def plot_width_errors(panels: Mapping[str, tuple[Sequence[int], np.ndarray]]) -> plt.Figure:
-    """One log-log panel per error: the repetitions, their mean, the fitted power law and a
-    reference line of slope ``-1/2`` through the first mean."""
-    fig, axes = plt.subplots(
-        1, len(panels), figsize=(3.8 * len(panels), 3.1), squeeze=False, layout="constrained"
-    )
-    for ax, (title, (widths, errors)) in zip(axes[0], panels.items(), strict=True):
-        w = np.asarray(widths, dtype=float)
-        mean = _seed_cloud(ax, w, errors, "C0", "mean over repetitions")
-        fit = loglog_slope(w, mean)
-        ax.plot(w, fit(w), "k--", lw=1, label=f"fit: slope {fit.slope:.2f}")
-        ax.plot(w, mean[0] * (w / w[0]) ** -0.5, ":", color="grey", label="slope $-1/2$")
+def plot_sequence_length(sweep: Mapping[str, np.ndarray]) -> plt.Figure:
+    """Left: the largest per-input Jacobian norm at the init and at the end, and its T-free
+    bound. Right: the minimum training loss, its T-free guarantee, and the loss over Var(y)."""
+    T = np.asarray(sweep["T"], dtype=float)
+    fig, (a, b) = plt.subplots(1, 2, figsize=(8.6, 3.2), layout="constrained")
+    seed_band(a, T, sweep["J_init"], "C0", "measured, init")
+    seed_band(a, T, sweep["J_end"], "C1", "measured, end of training")
+    seed_band(a, T, sweep["J_bound"], "k", "T-free bound")
+    a.set_title(r"$\max_j\|\nabla_\varphi f(X_j)\|$")
+    seed_band(b, T, sweep["min_train"], "C0", "min training loss")
+    seed_band(b, T, sweep["approx_loss"] + sweep["opt_term"], "k", "T-free guarantee")
+    seed_band(b, T, sweep["rel_train"], "C2", "min training loss / Var$(y)$")
+    b.set_title("optimisation error")
+    for ax in (a, b):
         ax.set_xscale("log", base=2)
         ax.set_yscale("log")
-        ax.set_xlabel("width $m$")
+        ax.set_xlabel("sequence length $T$")
+        ax.legend(fontsize=8)
+    return fig
+
+
+# --- chapter 09a: power laws over seeds -----------------------------------------------------
+
+
+def plot_power_laws(
+    panels: Mapping[str, tuple[Sequence[float], np.ndarray, float, str]],
+) -> plt.Figure:
+    """One log-log panel per entry ``title: (x, values, theory_exponent, x_label)``: the seed
+    mean with its 95% band, the power law fitted to the mean with the 95% interval of the seeds'
+    exponents, and the theory's power law through the first mean."""
+    fig, axes = plt.subplots(
+        1, len(panels), figsize=(3.8 * len(panels), 3.2), squeeze=False, layout="constrained"
+    )
+    for ax, (title, (x, values, theory, xlabel)) in zip(axes[0], panels.items(), strict=True):
+        x = np.asarray(x, dtype=float)
+        mean = seed_band(ax, x, values, "C0", "mean, 95% band over seeds")
+        v = np.asarray(values, dtype=float)
+        several = v.ndim == 2 and v.shape[1] >= 2
+        iv = seed_slopes_interval(x, v) if several else mean_fit_interval(x, v)
+        fit = loglog_slope(x, mean)
+        ax.plot(
+            x, fit(x), "k--", lw=1, label=f"fit: {iv.estimate:.2f} [{iv.low:.2f}, {iv.high:.2f}]"
+        )
+        ax.plot(x, mean[0] * (x / x[0]) ** theory, ":", color="grey", label=f"slope {theory:g}")
+        ax.set_xscale("log", base=2)
+        ax.set_yscale("log")
+        ax.set_xlabel(xlabel)
         ax.set_title(title)
-        ax.legend(loc="lower left")
+        ax.legend(loc="best", fontsize=8)
     return fig
 
 
 def plot_sup_growth(sizes: Sequence[int], sup_errors: np.ndarray) -> plt.Figure:
-    """The uniform error over the first ``n`` inputs against ``n``, with the growth laws
-    ``sqrt(log n)`` and ``sqrt(n)`` drawn through the first mean."""
+    """The uniform error over the first ``n`` inputs (``sup_errors``: seeds x sizes) against
+    ``n``, with its 95% band and the growth laws ``sqrt(log n)`` and ``sqrt(n)`` through the
+    first mean."""
     n = np.asarray(sizes, dtype=float)
     fig, ax = plt.subplots(figsize=(5.0, 3.2), layout="constrained")
-    mean = _seed_cloud(ax, n, np.asarray(sup_errors).T, "C0", "measured (mean over inits)")
+    mean = seed_band(ax, n, np.asarray(sup_errors).T, "C0", "mean, 95% band over inits")
     grid = np.geomspace(n[0], n[-1], 50)
     ax.plot(
         grid,
@@ -73,8 +117,8 @@ def plot_width_sweep(
     """Minimum training and validation loss (over the label variance) against the width."""
     w = np.asarray(widths, dtype=float)
     fig, ax = plt.subplots(figsize=(5.0, 3.2), layout="constrained")
-    _seed_cloud(ax, w, rel_train, "C0", "training")
-    _seed_cloud(ax, w, rel_val, "C1", "validation")
+    seed_band(ax, w, rel_train, "C0", "training")
+    seed_band(ax, w, rel_val, "C1", "validation")
     ax.set_xscale("log", base=2)
     ax.set_yscale("log")
     ax.set_xlabel("width $m$")
@@ -83,55 +127,66 @@ def plot_width_sweep(
     return fig
 
 
-def plot_sequence_length(sweep: Mapping[str, np.ndarray]) -> plt.Figure:
-    """Left: the largest per-input Jacobian norm at the init and at the end, and its T-free
-    bound. Right: the minimum training loss, its T-free guarantee, and the loss over Var(y)."""
-    T = np.asarray(sweep["T"], dtype=float)
-    fig, (a, b) = plt.subplots(1, 2, figsize=(8.6, 3.2), layout="constrained")
-    _seed_cloud(a, T, sweep["J_init"], "C0", "measured, init")
-    _seed_cloud(a, T, sweep["J_end"], "C1", "measured, end of training")
-    _seed_cloud(a, T, sweep["J_bound"], "k", "T-free bound")
-    a.set_title(r"$\max_j\|\nabla_\varphi f(X_j)\|$")
-    _seed_cloud(b, T, sweep["min_train"], "C0", "min training loss")
-    _seed_cloud(b, T, sweep["approx_loss"] + sweep["opt_term"], "k", "T-free guarantee")
-    _seed_cloud(b, T, sweep["rel_train"], "C2", "min training loss / Var$(y)$")
-    b.set_title("optimisation error")
-    for ax in (a, b):
-        ax.set_xscale("log", base=2)
-        ax.set_yscale("log")
-        ax.set_xlabel("sequence length $T$")
-        ax.legend(fontsize=8)
-    return fig
+# --- chapter 09b: the AR(L) comparison and the memory ------------------------------------------
 
 
-def plot_lags(
-    jac: Mapping[str, np.ndarray], table: Mapping[str, Mapping[str, np.ndarray]]
+def plot_lag_sweep(
+    jac: Mapping[str, np.ndarray],
+    sweep: Mapping[str, Mapping[str, np.ndarray]],
+    slopes: Mapping[str, object],
 ) -> plt.Figure:
-    """Left: per-window derivative norms at the init against the lag, with the recurrence's
-    worst case ``1.5^T``. Middle and right: one training run per model (the paper's Figure)."""
-    L = np.asarray(jac["L"], dtype=float)
+    """Left: derivative norms at the initialisation against the lag with the recurrence's
+    worst case. Middle: the minimum training MSE of both models over the seeds of
+    :func:`tltlib.kernel.length.lag_sweep`, with 95% bands and the fitted exponents
+    (``slopes``: model -> interval). Right: the paper's gradient measure, same bands."""
     fig, (a, b, c) = plt.subplots(1, 3, figsize=(11.0, 3.2), layout="constrained")
+    Lj = np.asarray(jac["L"], dtype=float)
     shown = [
-        _seed_cloud(a, L, jac["tf_W_max"], "C0", r"transformer $\max_j\|\nabla_W f\|$"),
-        _seed_cloud(a, L, jac["rnn_u_max"], "C3", r"IndRNN $\max_j\|\nabla_u f\|$"),
-        _seed_cloud(a, L, jac["rnn_u_mean"], "C1", r"IndRNN mean$_j\|\nabla_u f\|$"),
+        seed_band(a, Lj, jac["tf_W_max"], "C0", r"transformer $\max_j\|\nabla_W f\|$"),
+        seed_band(a, Lj, jac["rnn_u_max"], "C3", r"IndRNN $\max_j\|\nabla_u f\|$"),
     ]
     start = float(np.mean(jac["rnn_u_max"][0]))
-    worst = jac["rnn_worst_case"] / jac["rnn_worst_case"][0] * start
-    a.plot(L, worst, ":", color="C3", label=r"$1.5^{T}$ through the first point")
+    a.plot(
+        Lj,
+        jac["rnn_worst_case"] / jac["rnn_worst_case"][0] * start,
+        ":",
+        color="C3",
+        label=r"$1.5^{T}$ through the first point",
+    )
     low, high = min(float(v.min()) for v in shown), max(float(v.max()) for v in shown)
     a.set_ylim(low / 2, high * 30)
     a.set_title("derivatives at the initialisation")
-    colours = {"transformer": "C0", "IndRNN": "C3"}
-    for model, row in table.items():
-        b.plot(row["L"], row["min_val"], "o-", color=colours.get(model), label=model)
-        c.plot(row["L"], row["max_grad"], "o-", color=colours.get(model), label=model)
-    b.axhline(0.19, color="grey", ls=":", lw=1, label="best possible (0.19)")
-    b.set_title("min validation MSE (one run)")
-    c.set_title(r"max $\|\nabla_W\|$ / $\|\nabla_u\|$ per block (one run)")
+    L = np.asarray(sweep["L"], dtype=float)
+    for model, colour in COLOURS.items():
+        seed_band(
+            b, L, sweep[model]["min_train"], colour, f"{model}: $L^{{a}}$, a = {slopes[model]}"
+        )
+        seed_band(c, L, sweep[model]["max_grad"], colour, model)
+    b.set_title("min training MSE, 95% band over seeds")
+    c.set_title(r"max $\|\nabla_W\|$ / $\|\nabla_u\|$ per block, 95% band")
     for ax in (a, b, c):
         ax.set_xscale("log", base=2)
         ax.set_yscale("log")
         ax.set_xlabel("lag $L$ ($T = L + 1$)")
-        ax.legend(fontsize=8)
+        ax.legend(fontsize=7)
+    return fig
+
+
+def plot_memory(memory: Mapping[str, np.ndarray]) -> plt.Figure:
+    """Floats held against the sequence length: at inference (streaming) and saved for the
+    backward pass, for both models."""
+    T = np.asarray(memory["T"], dtype=float)
+    fig, ax = plt.subplots(figsize=(5.0, 3.2), layout="constrained")
+    for key, colour, style, label in (
+        ("tf_inference", "C0", "o-", "transformer, inference"),
+        ("rnn_inference", "C3", "o-", "IndRNN, inference"),
+        ("tf_training", "C0", "s--", "transformer, saved for backward"),
+        ("rnn_training", "C3", "s--", "IndRNN, saved for backward"),
+    ):
+        ax.plot(T, memory[key], style, color=colour, label=label, ms=4)
+    ax.set_xscale("log", base=2)
+    ax.set_yscale("log")
+    ax.set_xlabel("sequence length $T$")
+    ax.set_ylabel("floats per sequence")
+    ax.legend(fontsize=7)
     return fig
