@@ -64,3 +64,25 @@ def test_defaults_only_and_sizes_only_exclude_each_other():
 
     with pytest.raises(ValueError, match="exclude each other"):
         robustness.run(["01"], defaults_only=True, sizes_only=True)
+
+
+def test_the_commit_stamp_ignores_the_table_itself(tmp_path, monkeypatch):
+    import subprocess
+
+    def git(*args):
+        subprocess.run(["git", *args], cwd=tmp_path, check=True, capture_output=True)
+
+    git("init", "-q")
+    (tmp_path / "appendix").mkdir()
+    data, chapter = tmp_path / "appendix" / "robustness.json", tmp_path / "chapter.md"
+    data.write_text("{}\n")
+    chapter.write_text("# A\n")
+    git("add", ".")
+    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "init")
+    monkeypatch.setattr(robustness, "ROOT", tmp_path)
+    monkeypatch.setattr(robustness, "DATA", data)
+    assert not robustness._commit().endswith("+edits")
+    data.write_text('{"rows": []}\n')  # a run writing its rows is not an edit
+    assert not robustness._commit().endswith("+edits")
+    chapter.write_text("# B\n")
+    assert robustness._commit().endswith("+edits")

@@ -66,7 +66,10 @@ def _commit() -> str:
     except OSError:
         return "unknown"
     commit = head.stdout.strip() or "unknown"
-    return commit + ("+edits" if dirty.stdout.strip() else "")
+    # the table itself changes while a run writes it: that is not an edit of what ran
+    data = str(DATA.relative_to(ROOT))
+    edits = [line for line in dirty.stdout.splitlines() if line[3:].strip() != data]
+    return commit + ("+edits" if edits else "")
 
 
 def summarise(results: list[dict[str, Any]]) -> dict[str, Any]:
