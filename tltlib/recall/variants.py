@@ -161,8 +161,7 @@ def population_runs(
 ) -> dict[str, _model.RecallRun]:
     """:func:`tltlib.recall.model.population_runs` of the variants ``names`` (checked by
     :func:`check_names`), keyed by name; ``kwargs`` as there."""
-    triples = tuple(VARIANTS[n].triple for n in check_names(names))
-    return _model.population_runs(task, triples, eta, steps, **kwargs)
+    return _model.population_runs(task, triples(names), eta, steps, **kwargs)
 
 
 def triples(names: Iterable[str]) -> tuple[tuple[str, str, str], ...]:
