@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import torch
 
+from tltlib.core import fits
 from tltlib.core.checks import CheckLog
 from tltlib.kernel import length, length_claims, memory
 from tltlib.kernel.model import ShallowTransformer
@@ -59,8 +60,8 @@ def test_no_growth_check_fails_on_the_recurrence(sweep):
 
 
 def test_slope_interval_needs_seeds():
-    with pytest.raises(ValueError, match="repetitions"):
-        length_claims.slope_over_seeds(LAGS, np.ones((4, 1)))
+    with pytest.raises(ValueError, match="seeds"):
+        fits.seed_slopes_interval(LAGS, np.ones((4, 1)))
 
 
 @pytest.fixture(scope="module")

@@ -95,3 +95,18 @@ def slope_interval(fit: SlopeFit, level: float = 0.95) -> Interval:
     """Student-t interval of a fitted slope (``n - 2`` degrees of freedom)."""
     half = _t_quantile(level, max(fit.n - 2, 1)) * fit.stderr
     return Interval(fit.slope, fit.slope - half, fit.slope + half, fit.n, level)
+
+
+def seed_slopes(x, values) -> np.ndarray:
+    """The log-log slope of ``values`` (points x seeds) against ``x``, one per seed."""
+    v = np.asarray(values, dtype=float)
+    if v.ndim != 2 or v.shape[1] < 2:
+        raise ValueError(f"values must be points x seeds with 2 or more seeds, got {v.shape}")
+    x = np.asarray(x, dtype=float)
+    return np.array([loglog_slope(x, v[:, j]).slope for j in range(v.shape[1])])
+
+
+def seed_slopes_interval(x, values, level: float = 0.95) -> Interval:
+    """Student-t interval of the mean over seeds of each seed's log-log slope (``values`` is
+    points x seeds): the spread over seeds is the measurement's error."""
+    return mean_interval(seed_slopes(x, values), level)

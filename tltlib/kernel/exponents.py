@@ -16,7 +16,13 @@ from collections.abc import Sequence
 import numpy as np
 
 from tltlib.core.checks import Check, CheckLog
-from tltlib.core.fits import Interval, loglog_slope, mean_interval, slope_interval
+from tltlib.core.fits import (
+    Interval,
+    loglog_slope,
+    mean_interval,
+    seed_slopes_interval,
+    slope_interval,
+)
 from tltlib.core.validate import positive_int
 from tltlib.kernel.claims import decreasing
 
@@ -33,14 +39,6 @@ def mean_fit_interval(x: Sequence[float], values: np.ndarray, level: float = 0.9
     """Student-t interval of the log-log slope of the seed mean of ``values`` (points x seeds)
     against ``x``: the fit's own error, which grows when the points leave a power law."""
     return slope_interval(loglog_slope(np.asarray(x, dtype=float), seed_mean(values)), level)
-
-
-def seed_slopes_interval(x: Sequence[float], values: np.ndarray, level: float = 0.95) -> Interval:
-    """Student-t interval of the mean over seeds of each seed's log-log slope (``values`` is
-    points x seeds): the spread over seeds is the measurement's error."""
-    x = np.asarray(x, dtype=float)
-    v = np.asarray(values, dtype=float)
-    return mean_interval([loglog_slope(x, v[:, j]).slope for j in range(v.shape[1])], level)
 
 
 def exponent_check(

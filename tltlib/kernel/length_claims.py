@@ -15,26 +15,9 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from tltlib.core.checks import Check, CheckLog
-from tltlib.core.fits import Interval, loglog_slope, mean_interval
+from tltlib.core.fits import Interval, mean_interval, seed_slopes, seed_slopes_interval
 from tltlib.kernel.claims import SOURCE
 from tltlib.kernel.memory import per_token
-
-
-def seed_slopes(x: Sequence[float], values: np.ndarray) -> np.ndarray:
-    """The log-log slope of ``values`` (points x repetitions) against ``x``, one per
-    repetition."""
-    v = np.asarray(values, dtype=float)
-    if v.ndim != 2 or v.shape[1] < 2:
-        raise ValueError(
-            f"values must be points x repetitions with 2 or more repetitions, got {v.shape}"
-        )
-    x = np.asarray(x, dtype=float)
-    return np.array([loglog_slope(x, v[:, j]).slope for j in range(v.shape[1])])
-
-
-def slope_over_seeds(x: Sequence[float], values: np.ndarray, level: float = 0.95) -> Interval:
-    """The ``level`` interval of the mean over repetitions of the per-repetition slopes."""
-    return mean_interval(seed_slopes(x, values), level)
 
 
 def _interval_extra(interval: Interval, x: Sequence[float], values: np.ndarray) -> dict:
@@ -53,7 +36,7 @@ def not_growing(
 ) -> Check:
     """No detectable growth with ``x``: the lower end of the slope's interval is at most 0 (the
     interval contains 0 or lies below it; a length-free bound allows a falling loss)."""
-    interval = slope_over_seeds(x, values)
+    interval = seed_slopes_interval(x, values)
     extra = _interval_extra(interval, x, values)
     del extra["low"]
     return log.at_most(name, claim, interval.low, 0.0, estimate=interval.estimate, **extra)
@@ -61,7 +44,7 @@ def not_growing(
 
 def growing(log: CheckLog, name: str, claim: str, x: Sequence[float], values: np.ndarray) -> Check:
     """Growth with ``x``: the lower end of the slope's interval is at least 0."""
-    interval = slope_over_seeds(x, values)
+    interval = seed_slopes_interval(x, values)
     extra = _interval_extra(interval, x, values)
     del extra["low"]
     return log.at_least(name, claim, interval.low, 0.0, estimate=interval.estimate, **extra)
