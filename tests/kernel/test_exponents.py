@@ -5,6 +5,7 @@ import math
 
 import numpy as np
 import pytest
+from kernel_broken_models import MeanField
 
 from tltlib.core.checks import CheckLog
 from tltlib.core.fits import Interval
@@ -14,17 +15,6 @@ from tltlib.kernel.model import ShallowTransformer, linearisation_error, unit_ba
 from tltlib.kernel.transport import TransportTeacher, approximation_errors, running_sup_errors
 
 WIDTHS = [8, 32, 128, 512]
-
-
-class MeanField(ShallowTransformer):
-    """Broken: the output scaled by 1/m instead of 1/sqrt(m)."""
-
-    def __call__(self, X):
-        return super().__call__(X) / math.sqrt(self.m)
-
-    def function(self, X):
-        f = super().function(X)
-        return lambda *p: f(*p) / math.sqrt(self.m)
 
 
 @pytest.fixture(scope="module")

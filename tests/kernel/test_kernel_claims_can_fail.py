@@ -37,17 +37,6 @@ class SigmoidAttention(ShallowTransformer):
     attention = staticmethod(torch.sigmoid)
 
 
-class MeanField(ShallowTransformer):
-    """Broken: the output scaled by 1/m instead of 1/sqrt(m)."""
-
-    def __call__(self, X):
-        return super().__call__(X) / math.sqrt(self.m)
-
-    def function(self, X):
-        f = super().function(X)
-        return lambda *p: f(*p) / math.sqrt(self.m)
-
-
 class BadProjection(ShallowTransformer):
     """Broken: projects onto balls of radius rho, forgetting the 1/sqrt(m)."""
 
