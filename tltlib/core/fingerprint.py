@@ -18,6 +18,8 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import subprocess
+from collections.abc import Iterable
 from pathlib import Path
 
 from tltlib.core import paths
@@ -64,3 +66,27 @@ def library_hash(package: str | os.PathLike | None = None) -> str:
         digest.update(file.relative_to(root).as_posix().encode("utf-8") + b"\0")
         digest.update(file.read_bytes() + b"\0")
     return digest.hexdigest()
+
+
+def files_hash(files: Iterable[str | os.PathLike]) -> str:
+    """The first 16 hex digits of the SHA-256 of the contents of ``files``, in order (the
+    cache key of a stored sweep: edited code runs again)."""
+    h = hashlib.sha256()
+    for f in files:
+        h.update(Path(f).read_bytes())
+    return h.hexdigest()[:16]
+
+
+def commit_of(files: Iterable[str | os.PathLike]) -> tuple[str, bool]:
+    """The short commit of the checkout and whether any of ``files`` has uncommitted changes
+    (``"unknown"`` outside a git checkout)."""
+
+    def git(*args: str) -> str:
+        try:
+            out = subprocess.run(["git", *args], cwd=paths.ROOT, capture_output=True, text=True)
+        except FileNotFoundError:  # no git on this machine
+            return ""
+        return out.stdout.strip()
+
+    changed = git("status", "--porcelain", "--", *(str(f) for f in files))
+    return git("rev-parse", "--short", "HEAD") or "unknown", bool(changed)

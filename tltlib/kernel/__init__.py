@@ -7,7 +7,8 @@ AR(L) series), ``experiments`` (sweeps over width, sample size and sequence leng
 chapters' parameter checks), ``claims`` (the measured checks) and ``figures`` (every plot of
 both chapters, with 95% bands over seeds); for chapter 09a, ``linearization`` (the official
 code's linearisation experiment) and ``exponents`` (fitted exponents with 95% intervals against
-the theory); for chapter 09b, ``length`` (the AR(L) comparison over seeds), ``memory`` (the
+the theory); for chapter 09b, ``length`` (the AR(L) comparison over seeds), ``lag_grid``
+(the same comparison at a larger size over chapter seeds, one stored command), ``memory`` (the
 floats each model holds) and ``length_claims`` (their checks). The room uses
 :mod:`tltlib.core` and :mod:`tltlib.model` only, never the main paper's trainers or claims.
 """
@@ -17,6 +18,7 @@ from . import (
     experiments,
     exponents,
     figures,
+    lag_grid,
     length,
     length_claims,
     linearization,
@@ -31,6 +33,7 @@ __all__ = [
     "experiments",
     "exponents",
     "figures",
+    "lag_grid",
     "length",
     "length_claims",
     "linearization",

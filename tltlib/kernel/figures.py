@@ -10,6 +10,7 @@ from collections.abc import Mapping, Sequence
 import matplotlib.pyplot as plt
 import numpy as np
 
+from tltlib.core.display import MarkdownTable
 from tltlib.core.fits import loglog_slope, mean_interval
 from tltlib.kernel.exponents import mean_fit_interval, seed_slopes_interval
 
@@ -190,3 +191,22 @@ def plot_memory(memory: Mapping[str, np.ndarray]) -> plt.Figure:
     ax.set_ylabel("floats per sequence")
     ax.legend(fontsize=7)
     return fig
+
+
+def stored_lag_table(table: Mapping, slopes: Mapping[int, Mapping[str, object]]) -> MarkdownTable:
+    """One row per chapter seed of the stored larger comparison (:mod:`tltlib.kernel.lag_grid`):
+    the exponent of each model's minimum training loss in ``L`` and of their paired difference,
+    each with its 95% interval over the repetitions (``slopes``: seed -> model -> interval)."""
+    s = table["settings"]
+    rows = [
+        f"Stored by `{table['command']}`: lags {s['lags']}, ar_n {s['n']}, ar_m {s['m']}, "
+        f"{s['steps']} steps, {s['repetitions']} repetitions per seed; commit "
+        f"{table['commit']}{' (with uncommitted changes)' if table['dirty'] else ''}, "
+        f"{table['date']}.",
+        "",
+        "| seed | transformer a | IndRNN a | IndRNN minus transformer |",
+        "|---|---|---|---|",
+    ]
+    for seed, sl in slopes.items():
+        rows.append(f"| {seed} | {sl['transformer']} | {sl['IndRNN']} | {sl['difference']} |")
+    return MarkdownTable("\n".join(rows))

@@ -17,6 +17,7 @@ import numpy as np
 from tltlib.core.checks import Check, CheckLog
 from tltlib.core.fits import Interval, mean_interval, seed_slopes, seed_slopes_interval
 from tltlib.kernel.claims import SOURCE
+from tltlib.kernel.length import MODELS
 from tltlib.kernel.memory import per_token
 
 
@@ -82,6 +83,42 @@ def lag_checks(log: CheckLog, sweep: Mapping[str, Mapping[str, np.ndarray]]) -> 
         L,
         sweep["IndRNN"]["min_train"],
     )
+
+
+def table_sweep(row: Mapping[str, Sequence], lags: Sequence[int]) -> dict:
+    """One seed of the stored table of :mod:`tltlib.kernel.lag_grid` as the ``sweep`` that
+    :func:`lag_slopes` and :func:`lag_checks` read."""
+    return {"L": np.asarray(lags), **{k: {"min_train": np.asarray(row[k])} for k in MODELS}}
+
+
+def stored_slopes(table: Mapping) -> dict[int, dict]:
+    """:func:`lag_slopes` of every chapter seed of the stored larger comparison
+    (:func:`tltlib.kernel.lag_grid.load`): seed -> model (and ``"difference"``) -> interval."""
+    lags = table["settings"]["lags"]
+    return {int(row["seed"]): lag_slopes(table_sweep(row, lags)) for row in table["rows"]}
+
+
+def stored_lag_checks(log: CheckLog, table: Mapping) -> None:
+    """On the stored larger comparison, for every chapter seed: the IndRNN's exponent ``a`` of
+    the minimum training loss ``~ L^a`` has its 95% interval above 0, and so has the paired
+    difference IndRNN minus transformer (same series)."""
+    lags = [int(v) for v in table["settings"]["lags"]]
+    for seed, slopes in stored_slopes(table).items():
+        for key, claim in (
+            ("IndRNN", "IndRNN's min training loss ~ L^a: 95% interval above 0"),
+            ("difference", "IndRNN's exponent minus the transformer's: 95% interval above 0"),
+        ):
+            interval = slopes[key]
+            log.at_least(
+                f"stored/seed={seed}/{key}_L_slope",
+                f"{SOURCE}, larger size: {claim}",
+                interval.low,
+                0.0,
+                estimate=interval.estimate,
+                high=interval.high,
+                seeds=interval.n,
+                L=lags,
+            )
 
 
 def memory_checks(log: CheckLog, memory: Mapping[str, np.ndarray], tolerance: float = 1e-6) -> None:
