@@ -121,3 +121,52 @@ def test_streaming_state_rejects_other_models():
 def test_check_lags_names_the_parameter(lags):
     with pytest.raises(ValueError, match="ar_lags"):
         length.check_lags(lags)
+
+
+def _table(sweep):
+    """A stored table of :mod:`tltlib.kernel.lag_grid` made of one small sweep."""
+    row = {"seed": 0, **{k: sweep[k]["min_train"].tolist() for k in length.MODELS}}
+    return {"settings": {"lags": sweep["L"].tolist()}, "rows": [row]}
+
+
+def test_stored_lag_checks_pass_on_the_models(sweep):
+    log = CheckLog("t")
+    length_claims.stored_lag_checks(log, _table(sweep))
+    assert log.passed, log.table()
+    assert set(length_claims.stored_slopes(_table(sweep))[0]) == {
+        "transformer",
+        "IndRNN",
+        "difference",
+    }
+
+
+def test_stored_lag_checks_fail_on_a_recurrence_that_ignores_the_lag():
+    broken = length.lag_sweep(LAGS, **SIZES, builders={"IndRNN": last_tokens})
+    log = CheckLog("t")
+    length_claims.stored_lag_checks(log, _table(broken))
+    assert not log["stored/seed=0/IndRNN_L_slope"].passed
+
+
+def test_stored_difference_fails_when_the_transformer_grows_faster(sweep):
+    """A wrong model of the claim: a "transformer" whose losses are the recurrence's times
+    ``L^0.1``, so that it grows faster than the recurrence on the same series."""
+    table = _table(sweep)
+    growth = (np.asarray(sweep["L"], float) / sweep["L"][0]) ** 0.1
+    rnn = np.asarray(table["rows"][0]["IndRNN"])
+    table["rows"][0]["transformer"] = (rnn * growth[:, None]).tolist()
+    log = CheckLog("t")
+    length_claims.stored_lag_checks(log, table)
+    assert log["stored/seed=0/IndRNN_L_slope"].passed
+    assert not log["stored/seed=0/difference_L_slope"].passed
+
+
+def test_lag_grid_table_is_stored_and_checked():
+    """The stored table exists, was made at the documented settings, and passes its checks."""
+    from tltlib.kernel import lag_grid
+
+    table = lag_grid.load()
+    assert table["settings"] == lag_grid.SETTINGS and table["command"] == lag_grid.COMMAND
+    log = CheckLog("t")
+    length_claims.stored_lag_checks(log, table)
+    assert log.passed, log.table()
+    assert len(log.records) == 2 * len(table["rows"])
