@@ -13,17 +13,15 @@ Chapter 09b reads the stored table with :func:`load` and checks it
 from __future__ import annotations
 
 import argparse
-import datetime
-import hashlib
-import json
-import time
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from tltlib.core.fingerprint import commit_of, files_hash
+from tltlib.core.fingerprint import files_hash
 from tltlib.core.paths import CHAPTERS, RUNS
+from tltlib.core.stored import cached_row, load_table, write_table
 from tltlib.core.validate import positive_int
 from tltlib.kernel.length import MODELS, lag_sweep
 
@@ -67,45 +65,19 @@ def run_grid(
     :func:`run_seed`; writes the table to ``out`` and returns it."""
     seeds = positive_int("seeds", seeds)
     torch.set_num_threads(1)
-    cache, fp = Path(cache), files_hash(_sources())
-    cache.mkdir(parents=True, exist_ok=True)
-    rows, cpu = [], 0.0
+    fp = files_hash(_sources())
+    rows = []
     for seed in range(seeds):
-        key = json.dumps([seed, SETTINGS, fp], sort_keys=True)
-        path = cache / f"{hashlib.sha256(key.encode()).hexdigest()[:20]}.json"
-        if path.exists() and not force:
-            row = json.loads(path.read_text())
-        else:
-            start = time.process_time()
-            row = run_seed(seed)
-            row["cpu_s"] = round(time.process_time() - start, 1)
-            path.write_text(json.dumps(row))
-        cpu += row["cpu_s"]
+        row = cached_row(Path(cache), [seed, SETTINGS, fp], partial(run_seed, seed), force)
         rows.append(row)
         if not quiet:
             print(f"[{seed + 1}/{seeds}] seed {seed}: {row['cpu_s']:.0f} s", flush=True)
-    commit, dirty = commit_of(_sources())
-    table = {
-        "command": COMMAND,
-        "commit": commit,
-        "dirty": dirty,  # uncommitted changes to SOURCES when the table was written
-        "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d"),
-        "settings": SETTINGS,
-        "cpu_s": round(cpu, 1),
-        "rows": rows,
-    }
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(table, indent=1) + "\n")
-    return table
+    return write_table(out, COMMAND, _sources(), SETTINGS, rows)
 
 
 def load(path: Path | str = DATA) -> dict[str, Any]:
     """The stored table (see :data:`COMMAND`)."""
-    path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"{path} is missing: run `{COMMAND}` to make it")
-    return json.loads(path.read_text())
+    return load_table(path, COMMAND)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -7,7 +7,6 @@ Plotting functions return the ``Figure``; the chapter ends its plotting cells wi
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -15,7 +14,9 @@ from typing import Any
 import matplotlib.pyplot as plt
 import numpy as np
 
+from tltlib.core.display import MarkdownTable
 from tltlib.core.paths import CHAPTERS
+from tltlib.core.stored import load_table
 from tltlib.recall import variants as _variants
 from tltlib.recall.claims import closed_form_excess, excess, unseen_gap
 from tltlib.recall.model import RecallRun
@@ -144,13 +145,6 @@ def plot_figure2(runs: Mapping[str, RecallRun], alpha: float) -> plt.Figure:
     return fig
 
 
-class MarkdownTable(str):
-    """A string that a notebook renders as Markdown."""
-
-    def _repr_markdown_(self) -> str:
-        return str(self)
-
-
 def final_table(runs: Mapping[str, RecallRun]) -> MarkdownTable:
     """A Markdown table of the final losses (and their gap to the Bayes risk) per model."""
     rows = [
@@ -246,10 +240,7 @@ def variant_table(names: Sequence[str] | None = None) -> MarkdownTable:
 
 def load_grid(path: Path | str = DATA) -> dict[str, Any]:
     """The stored table of the full grid (see :data:`COMMAND`)."""
-    path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"{path} is missing: run `{COMMAND}` to make it")
-    return json.loads(path.read_text())
+    return load_table(path, COMMAND)
 
 
 def _cell(table: Mapping[str, Any], name: str, alpha: float, eta: float) -> dict[str, Any]:

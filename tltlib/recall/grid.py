@@ -14,20 +14,18 @@ runs the grid.
 from __future__ import annotations
 
 import argparse
-import datetime
-import hashlib
-import json
 import math
-import subprocess
 import sys
-import time
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from tltlib.core.checks import CheckLog
-from tltlib.core.paths import ROOT, RUNS
+from tltlib.core.fingerprint import files_hash
+from tltlib.core.paths import RUNS
+from tltlib.core.stored import cached_row, write_table
 from tltlib.recall import claims, variants
 from tltlib.recall.figures import COMMAND, DATA
 from tltlib.recall.task import RecallTask, bayes_risk
@@ -44,12 +42,8 @@ SOURCES = ("task.py", "model.py", "variants.py", "claims.py", "grid.py")
 """The modules whose code a run depends on (the cache key's fingerprint)."""
 
 
-def _fingerprint() -> str:
-    """A hash of :data:`SOURCES` (edited code runs again)."""
-    h = hashlib.sha256()
-    for name in SOURCES:
-        h.update((Path(__file__).parent / name).read_bytes())
-    return h.hexdigest()[:16]
+def _sources() -> list[Path]:
+    return [Path(__file__).parent / name for name in SOURCES]
 
 
 def run_point(variant: str, alpha: float, eta: float, settings: dict[str, Any]) -> dict[str, Any]:
@@ -98,15 +92,6 @@ def _check_row(c) -> dict[str, Any]:
     return {"name": c.name.rsplit("/", 1)[-1], **{k: getattr(c, k) for k in keys}}
 
 
-def _commit() -> tuple[str, bool]:
-    def git(*args: str) -> str:
-        out = subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True)
-        return out.stdout.strip()
-
-    changed = git("status", "--porcelain", "--", *(f"tltlib/recall/{n}" for n in SOURCES))
-    return git("rev-parse", "--short", "HEAD") or "unknown", bool(changed)
-
-
 def run_grid(
     names=tuple(variants.VARIANTS),
     alphas=variants.ALPHAS,
@@ -132,42 +117,24 @@ def run_grid(
             raise ValueError(f"steps must be an integer >= 1, got {steps!r}")
         settings["steps"] = steps
     torch.set_num_threads(1)
-    cache, fp = Path(cache), _fingerprint()
-    cache.mkdir(parents=True, exist_ok=True)
-    rows, cpu, total = [], 0.0, len(names) * len(alphas) * len(etas)
+    fp = files_hash(_sources())
+    rows, total = [], len(names) * len(alphas) * len(etas)
     for name in names:
         for alpha in alphas:
             for eta in etas:
-                key = json.dumps([name, alpha, eta, settings, fp], sort_keys=True)
-                path = cache / f"{hashlib.sha256(key.encode()).hexdigest()[:20]}.json"
-                if path.exists() and not force:
-                    row = json.loads(path.read_text())
-                else:
-                    start = time.process_time()
-                    row = run_point(name, alpha, eta, settings)
-                    row["cpu_s"] = round(time.process_time() - start, 2)
-                    path.write_text(json.dumps(row))
-                cpu += row["cpu_s"]
+                row = cached_row(
+                    Path(cache),
+                    [name, alpha, eta, settings, fp],
+                    partial(run_point, name, alpha, eta, settings),
+                    force,
+                )
                 rows.append(row)
                 if not quiet:
                     print(f"[{len(rows)}/{total}] {name} alpha={alpha:g} eta={eta:g}", flush=True)
-    commit, dirty = _commit()
-    table = {
-        "command": COMMAND,
-        "commit": commit,
-        "dirty": dirty,  # uncommitted changes to SOURCES when the table was written
-        "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d"),
-        "settings": settings,
-        "cpu_s": round(cpu, 1),
-        "variants": list(names),
-        "alphas": alphas,
-        "etas": etas,
-        "rows": rows,
-    }
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(table, indent=1) + "\n")
-    return table
+    return write_table(
+        out, COMMAND, _sources(), settings, rows,
+        variants=list(names), alphas=alphas, etas=etas,
+    )  # fmt: skip
 
 
 def main(argv: list[str] | None = None) -> int:
