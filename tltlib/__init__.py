@@ -4,7 +4,8 @@ The package is a house of rooms; each is a subpackage with a docstring naming wh
 
     tltlib/
       core/      argument checks, seeding, fits, check records (CheckLog), run history (History,
-                 Run), the one training loop, the dry-run contract, errors, where the book is
+                 Run), the one training loop, the dry-run contract, errors, where the book is,
+                 fingerprints and the stored tables of long sweeps
       model/     activations, teachers, the position-only student, the full transformer,
                  closed-form losses, metrics, input distributions, the theory's formulas
       train/     the trainers, each a step run by core's loop: population (exact), online, on a
