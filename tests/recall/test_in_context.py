@@ -378,3 +378,13 @@ def test_population_runs_unseen_curves_only_where_asked():
         _same_history(alone[name].history, full[name].history)
     with pytest.raises(ValueError, match="unseen_curves must name models"):
         ic.population_runs(task, models, 0.1, 15, **kw, unseen_curves=("Origin-ReLU-F",))
+
+
+def test_query_embedding_is_the_sum_of_two_one_hot_vectors():
+    task = RecallTask(**SMALL)
+    tokens = task.sample(9, 0, "x").tokens
+    prev = ic.previous_tokens(tokens, task.N)
+    x = ic.query_embedding(tokens[:, -1], prev[:, -1], 2 * task.N, torch.float64)
+    d = 2 * task.N
+    one_hot = torch.nn.functional.one_hot
+    assert torch.equal(x, one_hot(tokens[:, -1], d).double() + one_hot(prev[:, -1], d).double())

@@ -168,8 +168,9 @@ class RecallTransformer:
         else:
             weights = torch.softmax(scores, dim=1)
         a = torch.zeros(n, d + 1, dtype=self.dtype)
-        a = a.scatter_add(1, tokens, weights).scatter_add(1, prev, weights)[:, :d]
-        xi_A = a @ V[:N].T
+        a = a.scatter_add_(1, tokens, weights).scatter_add_(1, prev, weights)[:, :d]
+        # V = I (reparameterised models): E^T V a is the first N coordinates of a
+        xi_A = a[:, :N] if V is self._eye else a @ V[:N].T
         if Fm is None:
             xi_F = torch.zeros_like(xi_A)
         else:
@@ -204,7 +205,11 @@ def query_embedding(
 ) -> torch.Tensor:
     """``x_H = E(z_H) + Ẽ(z_{H-1})`` (n, d), from the last token ``z_H`` and the coordinate
     ``prev_H`` of its previous token (:func:`previous_tokens`)."""
-    return F.one_hot(z_H, d).to(dtype) + F.one_hot(prev_H, d).to(dtype)
+    x = torch.zeros(len(z_H), d, dtype=dtype)
+    rows = torch.arange(len(z_H))
+    x[rows, z_H] = 1.0
+    x[rows, prev_H] += 1.0
+    return x
 
 
 def batch_inputs(batch: RecallBatch, N: int) -> tuple[torch.Tensor, torch.Tensor]:
