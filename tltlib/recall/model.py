@@ -182,9 +182,9 @@ class RecallTransformer:
         """:meth:`logits` of ``batch.tokens`` with the inputs kept on the batch
         (:func:`batch_inputs`): for the fixed evaluation sets."""
         tokens, previous = batch_inputs(batch, self.task.N)
-        query = None
-        if self._F_fixed is not None or self.family == "origin":
-            query = batch_query(batch, self.task.N, self.dtype)
+        # the query's embedding is read by the feed-forward part, if there is one (F not None)
+        reads_query = self.family == "origin" or self._F_fixed is not None
+        query = batch_query(batch, self.task.N, self.dtype) if reads_query else None
         return self.logits(tokens, previous=previous, query=query)
 
     def loss(self, batch: RecallBatch) -> torch.Tensor:
