@@ -159,7 +159,8 @@ class RecallTransformer:
         W, V, Fm = self.matrices()
         prev = previous_tokens(tokens, N) if previous is None else previous
         z_H, prev_H = tokens[:, -1], prev[:, -1]
-        u = F.pad(W[z_H] + W[prev_H], (0, 1))  # x_H^T W, shape (n, d+1)
+        Wp = F.pad(W, (0, 1))  # a zero column for the slot d
+        u = Wp[z_H] + Wp[prev_H]  # x_H^T W, shape (n, d+1)
         scores = u.gather(1, tokens) + u.gather(1, prev)
         if self.attention == "linear":
             weights = scores
