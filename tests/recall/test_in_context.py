@@ -236,3 +236,155 @@ def test_kl_and_entropy():
     assert rt.bernoulli_entropy(0.5) == pytest.approx(math.log(2))
     assert rt.kl_bernoulli(0.3, 0.3) == 0.0
     assert rt.kl_bernoulli(0.5, 0.52) == pytest.approx(0.02**2 / (2 * 0.25), rel=0.01)
+
+
+# --- less work for the same numbers: pre-drawn batches, final-only records, cached inputs ---
+
+
+def _same_history(a, b) -> None:
+    assert a.steps == b.steps and list(a.values) == list(b.values)
+    for k in a.values:
+        assert np.array_equal(a[k], b[k], equal_nan=True), k
+
+
+def test_previous_tokens_and_cached_inputs_give_the_same_logits():
+    task = RecallTask(**SMALL, alpha=0.5)
+    b = task.sample(6, 0, "x")
+    prev = ic.previous_tokens(b.tokens, task.N)
+    assert prev[:, 0].eq(2 * task.N).all()
+    assert torch.equal(prev[:, 1:], task.N + b.tokens[:, :-1])
+    for family in ic.FAMILIES:
+        model = ic.RecallTransformer(task, family, "relu")
+        g = torch.Generator().manual_seed(2)
+        with torch.no_grad():
+            for p in model.parameters():
+                p.copy_(torch.randn(p.shape, generator=g, dtype=torch.float64))
+        for _ in range(2):  # the second call reads the inputs kept on the batch
+            x, y = model.logits(b.tokens), model.batch_logits(b)
+            for k in ("total", "attention", "feed_forward"):
+                assert torch.equal(getattr(x, k), getattr(y, k))
+    assert ("previous", task.N) in b.inputs
+
+
+@pytest.mark.parametrize("alpha", [0.0, 0.4])
+@pytest.mark.parametrize("family", ic.FAMILIES)
+def test_pre_drawn_batches_give_the_same_run(alpha, family):
+    task = RecallTask(**SMALL, alpha=alpha)
+    evals = ic.evaluation_sets(task, 32, 1)
+    kw = dict(batch=16, seed=5, evals=evals, record_every=4)
+    fresh = ic.fresh_batches(task, 12, 16, seed=5)
+    assert len(fresh) == 13 and fresh[0].tokens.dtype == torch.int64
+    assert torch.equal(fresh[3].tokens, fresh.batches[3].tokens.long())
+    a = ic.train_fresh(ic.RecallTransformer(task, family, "linear"), 0.2, 12, **kw)
+    b = ic.train_fresh(ic.RecallTransformer(task, family, "linear"), 0.2, 12, batches=fresh, **kw)
+    _same_history(a.history, b.history)
+    assert a.settings == b.settings
+    for p, q in zip(a.model.parameters(), b.model.parameters(), strict=True):
+        assert torch.equal(p, q)
+    # a longer draw starts with the same batches
+    c = ic.train_fresh(ic.RecallTransformer(task, family, "linear"), 0.2, 8, **kw)
+    d = ic.train_fresh(ic.RecallTransformer(task, family, "linear"), 0.2, 8, batches=fresh, **kw)
+    _same_history(c.history, d.history)
+
+
+def test_pre_drawn_batches_must_be_those_of_the_run():
+    task = RecallTask(**SMALL)
+    fresh = ic.fresh_batches(task, 5, 8, seed=0)
+    model = ic.RecallTransformer(task, "reparam", "linear")
+    for kw, what in [
+        (dict(seed=1), "seed=0"),
+        (dict(batch=16), "batch=8"),
+        (dict(steps=6), "fewer than the steps"),
+    ]:
+        args = dict(batch=8, seed=0, steps=5) | kw
+        with pytest.raises(ValueError, match=re.escape(what)):
+            ic.train_fresh(model, 0.1, args.pop("steps"), batches=fresh, **args)
+    other = ic.RecallTransformer(task.with_alpha(0.5), "reparam", "linear")
+    with pytest.raises(ValueError, match="batches were drawn with task="):
+        ic.train_fresh(other, 0.1, 5, batch=8, batches=fresh)
+    with pytest.raises(ValueError, match="batches must come from fresh_batches"):
+        ic.train_fresh(model, 0.1, 5, batch=8, batches=[task.sample(8, 0, "x")] * 6)
+
+
+@pytest.mark.parametrize("alpha", [0.0, 0.4])
+def test_final_only_and_final_evals_record_the_same_last_step(alpha):
+    task = RecallTask(**SMALL, alpha=alpha)
+    pop, unseen = ic.evaluation_sets(task, 32, 0).values()
+    kw = dict(batch=16, seed=2, record_every=3)
+    full = ic.train_fresh(
+        ic.RecallTransformer(task, "origin", "softmax"),
+        0.2,
+        10,
+        evals={"pop": pop, "unseen": unseen},
+        **kw,
+    )
+    last = ic.train_fresh(
+        ic.RecallTransformer(task, "origin", "softmax"), 0.2, 10, evals={"pop": pop, "unseen": unseen},
+        final_only=True, **kw,
+    )  # fmt: skip
+    assert last.history.steps == [10] and list(last.history.values) == list(full.history.values)
+    for k in full.history.values:
+        assert last.history.final(k) == full.history.final(k), k
+    split = ic.train_fresh(
+        ic.RecallTransformer(task, "origin", "softmax"), 0.2, 10, evals={"pop": pop},
+        final_evals={"unseen": unseen}, **kw,
+    )  # fmt: skip
+    assert split.history.steps == full.history.steps and set(split.evals) == {"pop", "unseen"}
+    for k in full.history.values:
+        if k.startswith("unseen/"):
+            assert np.isnan(split.history[k][:-1]).all() and split.history.final(
+                k
+            ) == full.history.final(k)
+        else:
+            assert np.array_equal(split.history[k], full.history[k]), k
+    with pytest.raises(ValueError, match="must not share a name"):
+        ic.train_fresh(ic.RecallTransformer(task, "reparam", "linear"), 0.2, 4, evals={"pop": pop},
+                       final_evals={"pop": pop})  # fmt: skip
+
+
+def test_train_on_sample_final_only_gives_the_last_epoch():
+    task = RecallTask(**SMALL, alpha=0.5)
+    full, ah = ic.finite_sample_runs(task, ic.REPARAM_MODELS, 64, 0.2, 4, batch=16, n_eval=32)
+    last, ah2 = ic.finite_sample_runs(
+        task, ic.REPARAM_MODELS, 64, 0.2, 4, batch=16, n_eval=32, final_only=True
+    )
+    assert ah == ah2
+    for name, run in full.items():
+        h = last[name].history
+        # (the full run's epoch 0 has no train_loss, so its keys come in another order)
+        assert h.steps == [4] and set(h.values) == set(run.history.values)
+        for k in run.history.values:
+            assert h.final(k) == run.history.final(k), k
+
+
+def test_population_runs_unseen_curves_only_where_asked():
+    task = RecallTask(**SMALL, alpha=0.5)
+    models = ic.FIGURE1_MODELS[:1] + ic.FIGURE1_MODELS[3:4] + ic.REPARAM_MODELS[1:]
+    kw = dict(batch=16, n_eval=32, seed=1, record_every=5)
+    full = ic.population_runs(task, models, 0.1, 15, **kw)
+    part = ic.population_runs(task, models, 0.1, 15, **kw, unseen_curves=("Origin-Linear-FA",))
+    assert list(part) == list(full)
+    for name in full:
+        a, b = full[name].history, part[name].history
+        for k in a.values:
+            if k.startswith("unseen/") and name != "Origin-Linear-FA":
+                assert np.isnan(b[k][:-1]).all() and b.final(k) == a.final(k)
+            else:
+                assert np.array_equal(a[k], b[k]), (name, k)
+    # each model alone (its own batches, drawn while training) gives the same numbers
+    for m in models:
+        alone = ic.population_runs(task, (m,), 0.1, 15, **kw)
+        (name,) = alone
+        _same_history(alone[name].history, full[name].history)
+    with pytest.raises(ValueError, match="unseen_curves must name models"):
+        ic.population_runs(task, models, 0.1, 15, **kw, unseen_curves=("Origin-ReLU-F",))
+
+
+def test_query_embedding_is_the_sum_of_two_one_hot_vectors():
+    task = RecallTask(**SMALL)
+    tokens = task.sample(9, 0, "x").tokens
+    prev = ic.previous_tokens(tokens, task.N)
+    x = ic.query_embedding(tokens[:, -1], prev[:, -1], 2 * task.N, torch.float64)
+    d = 2 * task.N
+    one_hot = torch.nn.functional.one_hot
+    assert torch.equal(x, one_hot(tokens[:, -1], d).double() + one_hot(prev[:, -1], d).double())

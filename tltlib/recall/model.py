@@ -140,16 +140,27 @@ class RecallTransformer:
             W = torch.zeros(d, d, dtype=self.dtype).index_put((k, N + k), p["lambda"])
         return W, self._eye, self._F_fixed
 
-    def logits(self, tokens: torch.Tensor) -> Logits:
-        """Logits at the last position for token sequences ``tokens`` (n, H)."""
+    def logits(
+        self,
+        tokens: torch.Tensor,
+        *,
+        previous: torch.Tensor | None = None,
+        query: torch.Tensor | None = None,
+    ) -> Logits:
+        """Logits at the last position for token sequences ``tokens`` (n, H).
+
+        ``previous`` (:func:`previous_tokens`) and ``query`` (:func:`query_embedding`) depend
+        on the tokens only; :func:`batch_inputs` passes them precomputed for a batch that is
+        evaluated many times (the numbers are the same).
+        """
         tokens = tokens.long()
         n = tokens.shape[0]
         N, d = self.task.N, self.d
         W, V, Fm = self.matrices()
-        # index d is a zero slot: the first position has no previous token
-        prev = (N + tokens.roll(1, dims=1)).index_fill(1, torch.tensor([0]), d)
+        prev = previous_tokens(tokens, N) if previous is None else previous
         z_H, prev_H = tokens[:, -1], prev[:, -1]
-        u = F.pad(W[z_H] + W[prev_H], (0, 1))  # x_H^T W, shape (n, d+1)
+        Wp = F.pad(W, (0, 1))  # a zero column for the slot d
+        u = Wp[z_H] + Wp[prev_H]  # x_H^T W, shape (n, d+1)
         scores = u.gather(1, tokens) + u.gather(1, prev)
         if self.attention == "linear":
             weights = scores
@@ -158,18 +169,70 @@ class RecallTransformer:
         else:
             weights = torch.softmax(scores, dim=1)
         a = torch.zeros(n, d + 1, dtype=self.dtype)
-        a = a.scatter_add(1, tokens, weights).scatter_add(1, prev, weights)[:, :d]
-        xi_A = a @ V[:N].T
+        a = a.scatter_add_(1, tokens, weights).scatter_add_(1, prev, weights)[:, :d]
+        # V = I (reparameterised models): E^T V a is the first N coordinates of a
+        xi_A = a[:, :N] if V is self._eye else a @ V[:N].T
         if Fm is None:
             xi_F = torch.zeros_like(xi_A)
         else:
-            x_H = F.one_hot(z_H, d).to(self.dtype) + F.one_hot(prev_H, d).to(self.dtype)
+            x_H = query_embedding(z_H, prev_H, d, self.dtype) if query is None else query
             xi_F = (x_H + self.kappa * a) @ Fm[:N].T
         return Logits(xi_A + xi_F, xi_A, xi_F)
+
+    def batch_logits(self, batch: RecallBatch) -> Logits:
+        """:meth:`logits` of ``batch.tokens`` with the inputs kept on the batch
+        (:func:`batch_inputs`): for the fixed evaluation sets."""
+        tokens, previous = batch_inputs(batch, self.task.N)
+        # the query's embedding is read by the feed-forward part, if there is one (F not None)
+        reads_query = self.family == "origin" or self._F_fixed is not None
+        query = batch_query(batch, self.task.N, self.dtype) if reads_query else None
+        return self.logits(tokens, previous=previous, query=query)
 
     def loss(self, batch: RecallBatch) -> torch.Tensor:
         """Mean cross-entropy of the sampled next tokens (the training objective)."""
         return F.cross_entropy(self.logits(batch.tokens).total, batch.labels)
+
+
+def previous_tokens(tokens: torch.Tensor, N: int) -> torch.Tensor:
+    """The coordinate of each position's previous-token embedding ``Ẽ(z_{h-1}) = e_{N+z_{h-1}}``
+    in width ``2N``, shape of ``tokens``; the first position, which has no previous token,
+    gets ``2N``, a zero slot that the model cuts off."""
+    tokens = tokens.long()
+    return (N + tokens.roll(1, dims=1)).index_fill(1, torch.tensor([0]), 2 * N)
+
+
+def query_embedding(
+    z_H: torch.Tensor, prev_H: torch.Tensor, d: int, dtype: torch.dtype
+) -> torch.Tensor:
+    """``x_H = E(z_H) + Ẽ(z_{H-1})`` (n, d), from the last token ``z_H`` and the coordinate
+    ``prev_H`` of its previous token (:func:`previous_tokens`)."""
+    x = torch.zeros(len(z_H), d, dtype=dtype)
+    rows = torch.arange(len(z_H))
+    x[rows, z_H] = 1.0
+    x[rows, prev_H] += 1.0
+    return x
+
+
+def batch_inputs(batch: RecallBatch, N: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(tokens, previous_tokens)`` of ``batch`` as the model reads them, computed once per
+    batch and vocabulary and kept in ``batch.inputs``. Meant for the fixed evaluation sets,
+    which every model reads at every recorded step; the fresh training batches are read by
+    :meth:`RecallTransformer.loss` without it, so that nothing is kept per step."""
+    key = ("previous", N)
+    if key not in batch.inputs:
+        tokens = batch.tokens.long()
+        batch.inputs[key] = (tokens, previous_tokens(tokens, N))
+    return batch.inputs[key]
+
+
+def batch_query(batch: RecallBatch, N: int, dtype: torch.dtype) -> torch.Tensor:
+    """:func:`query_embedding` of ``batch`` in width ``2N``, kept in ``batch.inputs`` as
+    :func:`batch_inputs`."""
+    key = ("query", N, dtype)
+    if key not in batch.inputs:
+        tokens, prev = batch_inputs(batch, N)
+        batch.inputs[key] = query_embedding(tokens[:, -1], prev[:, -1], 2 * N, dtype)
+    return batch.inputs[key]
 
 
 def expected_loss(logp: torch.Tensor, batch: RecallBatch, tau: int) -> torch.Tensor:
@@ -184,7 +247,7 @@ def expected_loss(logp: torch.Tensor, batch: RecallBatch, tau: int) -> torch.Ten
 @torch.no_grad()
 def sequence_losses(model: RecallTransformer, batch: RecallBatch) -> torch.Tensor:
     """The expected cross-entropy of each sequence of ``batch`` (:func:`expected_loss`), (n,)."""
-    logp = torch.log_softmax(model.logits(batch.tokens).total, dim=1)
+    logp = torch.log_softmax(model.batch_logits(batch).total, dim=1)
     return expected_loss(logp, batch, model.task.tau)
 
 
@@ -199,7 +262,7 @@ def evaluate(model: RecallTransformer, batch: RecallBatch) -> dict[str, float]:
     feed-forward logit is at ``tau``; ``xiA_y``, ``xiA_max``, ``xiF_tau``, ``xiF_max``: means
     of those logits (Figures 10-12 of the paper).
     """
-    out = model.logits(batch.tokens)
+    out = model.batch_logits(batch)
     tau = model.task.tau
     logp = torch.log_softmax(out.total, dim=1)
     y = batch.outputs[:, None]
@@ -252,10 +315,22 @@ class RecallRun:
     evals: dict[str, RecallBatch] = field(default_factory=dict)
 
 
-def _record(model: RecallTransformer, evals: Mapping[str, RecallBatch], extra) -> dict:
+EVAL_METRICS = (
+    "loss", "nll_output", "p_output", "p_noise", "attn_argmax_output", "ff_argmax_noise",
+    "xiA_y", "xiA_max", "xiF_tau", "xiF_max",
+)  # fmt: skip
+"""The metrics of :func:`evaluate`, in its order."""
+
+
+def _record(model: RecallTransformer, evals: Mapping[str, RecallBatch], extra, skipped=()) -> dict:
+    """:func:`evaluate` on each set of ``evals``, ``NaN`` for each metric of the sets named in
+    ``skipped`` (not evaluated at this step), then the strengths."""
     row = dict(extra)
     for name, batch in evals.items():
-        row.update({f"{name}/{k}": v for k, v in evaluate(model, batch).items()})
+        if name in skipped:
+            row.update({f"{name}/{k}": math.nan for k in EVAL_METRICS})
+        else:
+            row.update({f"{name}/{k}": v for k, v in evaluate(model, batch).items()})
     s = model.strength()
     if s is not None:
         row["strength"] = float(s.mean())
@@ -277,6 +352,68 @@ def default_record(steps: int, points: int = 50) -> np.ndarray:
     return np.unique(np.linspace(0, steps, points + 1).round().astype(np.int64))
 
 
+TRAIN_STREAM = "recall-train"
+"""The seed stream of the fresh training batches (:func:`train_fresh`, :func:`fresh_batches`)."""
+
+
+def _token_dtype(N: int) -> torch.dtype:
+    return torch.uint8 if N <= 256 else torch.int16 if N <= 2**15 else torch.int64
+
+
+@dataclass(frozen=True)
+class FreshBatches:
+    """The fresh batches that :func:`train_fresh` draws for ``task``, ``seed`` and batch size
+    ``size``, drawn once (:func:`fresh_batches`) so that every model trained from the same seed
+    reads them without drawing them again. ``self[t]`` is the batch of step ``t``; the tokens
+    are kept in the smallest integer type that holds the vocabulary (one byte for ``N <= 256``)
+    and returned as ``int64``."""
+
+    task: RecallTask
+    seed: int
+    size: int
+    batches: tuple[RecallBatch, ...]
+
+    def __len__(self) -> int:
+        return len(self.batches)
+
+    def __getitem__(self, t: int) -> RecallBatch:
+        b = self.batches[t]
+        return RecallBatch(b.tokens.long(), b.labels, b.outputs, b.positions, b.alpha)
+
+
+def fresh_batches(task: RecallTask, steps: int, batch: int, seed: int = 0) -> FreshBatches:
+    """The ``steps + 1`` batches of ``batch`` sequences that :func:`train_fresh` draws for
+    ``steps`` steps from ``seed`` (one per step, and the last for the final training loss):
+    the same numbers, drawn once. Their tokens take ``(steps + 1) batch H`` bytes for
+    ``N <= 256``."""
+    steps = positive_int("steps", steps)
+    batch = positive_int("batch", batch)
+    rng = numpy_rng(seed, TRAIN_STREAM)
+    dtype = _token_dtype(task.N)
+    out = []
+    for _ in range(steps + 1):
+        b = task.sample_with(rng, batch)
+        out.append(RecallBatch(b.tokens.to(dtype), b.labels, b.outputs, b.positions, b.alpha))
+    return FreshBatches(task, seed, batch, tuple(out))
+
+
+def _check_batches(batches: FreshBatches, model: RecallTransformer, steps, batch, seed) -> None:
+    if not isinstance(batches, FreshBatches):
+        raise ValueError(f"batches must come from fresh_batches, got {type(batches).__name__}")
+    drawn = dict(task=batches.task, seed=batches.seed, batch=batches.size)
+    wanted = dict(task=model.task, seed=seed, batch=batch)
+    for key, value in drawn.items():
+        if value != wanted[key]:
+            raise ValueError(
+                f"batches were drawn with {key}={value!r}, but the run has {key}={wanted[key]!r}"
+            )
+    if len(batches) < steps + 1:
+        raise ValueError(
+            f"batches holds {len(batches)} batches, fewer than the steps + 1 = {steps + 1} "
+            f"that {steps} steps read"
+        )
+
+
 def train_fresh(
     model: RecallTransformer,
     eta: float,
@@ -288,6 +425,9 @@ def train_fresh(
     record: np.ndarray | None = None,
     record_every: int | None = None,
     rule: str = "normalised",
+    batches: FreshBatches | None = None,
+    final_evals: Mapping[str, RecallBatch] | None = None,
+    final_only: bool = False,
 ) -> RecallRun:
     """``steps`` steps of normalised GD, each on a fresh batch of ``batch`` sequences of
     ``model.task`` (the paper's approximation of population GD). Records :func:`evaluate`
@@ -296,34 +436,51 @@ def train_fresh(
     on the step's batch, before the step) and the strengths of reparameterised
     models (``strength``, their mean, and ``strength/k``). ``rule="plain"`` takes plain GD
     steps instead (a foil). Raises :class:`DivergenceError` if the loss is not finite.
+
+    Less work for the same numbers: ``batches`` (:func:`fresh_batches` of ``model.task``,
+    ``steps``, ``batch`` and ``seed``) are the same batches drawn beforehand; the sets of
+    ``final_evals`` are evaluated at the last step only (``NaN`` at the other recorded steps;
+    the run's ``evals`` hold both); ``final_only=True`` records the last step only.
     """
     eta = positive_float("eta", eta)
     steps = positive_int("steps", steps)
     batch = positive_int("batch", batch)
     step_fn = STEPS[one_of("rule", rule, STEPS)]
     evals = dict(evals or {})
-    if record_every is not None:
+    final_evals = dict(final_evals or {})
+    both = set(evals) & set(final_evals)
+    if both:
+        raise ValueError(f"evals and final_evals must not share a name, both have {sorted(both)}")
+    if batches is not None:
+        _check_batches(batches, model, steps, batch, seed)
+    if final_only:
+        record = [steps]
+    elif record_every is not None:
         every = positive_int("record_every", record_every)
         record = np.append(np.arange(0, steps + 1, every), steps)
     elif record is None:
         record = default_record(steps)
     record = set(np.asarray(record).tolist())
-    rng = numpy_rng(seed, "recall-train")
+    rng = numpy_rng(seed, TRAIN_STREAM) if batches is None else None
     params = model.parameters()
     history = History()
+    all_evals = {**evals, **final_evals}
     dryrun.checkpoint("train_fresh")
     for t in range(steps + 1):
-        loss = model.loss(model.task.sample_with(rng, batch))
+        step_batch = model.task.sample_with(rng, batch) if batches is None else batches[t]
+        loss = model.loss(step_batch)
         _check_loss(loss, eta, t)
         if t in record:
-            history.append(t, _record(model, evals, {"train_loss": float(loss.detach())}))
+            skipped = () if t == steps else final_evals
+            extra = {"train_loss": float(loss.detach())}
+            history.append(t, _record(model, all_evals, extra, skipped))
         if t < steps:
             step_fn(params, loss, eta)
     settings = dict(
         model=model.name, eta=eta, steps=steps, batch=batch, seed=seed, rule=rule,
         N=model.task.N, H=model.task.H, Q=model.task.Q, Y=model.task.Y, alpha=model.task.alpha,
     )  # fmt: skip
-    return RecallRun(model, history, settings, evals)
+    return RecallRun(model, history, settings, all_evals)
 
 
 def train_on_sample(
@@ -335,10 +492,12 @@ def train_on_sample(
     batch: int = 512,
     seed: int = 0,
     evals: Mapping[str, RecallBatch] | None = None,
+    final_only: bool = False,
 ) -> RecallRun:
     """``epochs`` passes of normalised GD over the finite ``sample`` in shuffled minibatches of
     ``batch`` (the paper's finite-sample runs), recording :func:`evaluate` on ``evals``
-    after every epoch (step = epoch)."""
+    after every epoch (step = epoch); ``final_only=True`` records after the last epoch only
+    (the same numbers there)."""
     eta = positive_float("eta", eta)
     epochs = positive_int("epochs", epochs)
     batch = positive_int("batch", batch)
@@ -349,7 +508,8 @@ def train_on_sample(
     params = model.parameters()
     history = History()
     dryrun.checkpoint("train_on_sample")
-    history.append(0, _record(model, evals, {}))
+    if not final_only:
+        history.append(0, _record(model, evals, {}))
     n = len(sample)
     for epoch in range(1, epochs + 1):
         order = torch.from_numpy(rng.permutation(n))
@@ -359,7 +519,8 @@ def train_on_sample(
             _check_loss(loss, eta, (epoch - 1) * (n // batch) + i)
             normalised_gd_step(params, loss, eta)
             total += float(loss.detach())
-        history.append(epoch, _record(model, evals, {"train_loss": total / (n // batch)}))
+        if epoch == epochs or not final_only:
+            history.append(epoch, _record(model, evals, {"train_loss": total / (n // batch)}))
     settings = dict(
         model=model.name, eta=eta, epochs=epochs, batch=batch, seed=seed, n=n,
         alpha_hat=sample.noise_frequency(model.task.tau), gamma=model.gamma,
@@ -412,17 +573,45 @@ def population_runs(
     n_eval: int = 512,
     seed: int = 0,
     record_every: int | None = None,
+    unseen_curves=True,
 ) -> dict[str, RecallRun]:
     """Train each ``(family, attention, ff)`` of ``models`` with :func:`train_fresh` from the
-    same seed (so all see the same batches), keyed by the model's name; ``record_every`` as
-    there."""
+    same seed (so all see the same batches, drawn once by :func:`fresh_batches`), keyed by the
+    model's name; ``record_every`` as there.
+
+    ``unseen_curves``: the names of the models whose metrics on the unseen outputs are recorded
+    at every recorded step (the curves of the paper's Figure 1); the others are evaluated on
+    them at the last step only (``NaN`` before, :func:`train_fresh`'s ``final_evals``).
+    ``True`` (the default) records them for every model. The other numbers do not change.
+    """
+    eta = positive_float("eta", eta)
+    steps = positive_int("steps", steps)
+    batch = positive_int("batch", batch)
+    names = model_names(task, models)
+    if unseen_curves is True:
+        curves = set(names)
+    else:
+        curves = set(unseen_curves)
+        unknown = sorted(curves - set(names))
+        if unknown:
+            raise ValueError(
+                f"unseen_curves must name models of models {list(names)}, got {unknown}"
+            )
     evals = evaluation_sets(task, n_eval, seed)
+    # drawn once for all the models; a dry run stops in train_fresh before any is read
+    shared = len(models) > 1 and not dryrun.active()
+    batches = fresh_batches(task, steps, batch, seed) if shared else None
     runs = {}
-    for family, attention, ff in models:
+    for (family, attention, ff), name in zip(models, names, strict=True):
         model = RecallTransformer(task, family, attention, ff)
-        runs[model.name] = train_fresh(
-            model, eta, steps, batch=batch, seed=seed, evals=evals, record_every=record_every
-        )
+        if name in curves:
+            sets, final_sets = evals, {}
+        else:
+            sets, final_sets = {"pop": evals["pop"]}, {"unseen": evals["unseen"]}
+        runs[name] = train_fresh(
+            model, eta, steps, batch=batch, seed=seed, evals=sets, record_every=record_every,
+            batches=batches, final_evals=final_sets,
+        )  # fmt: skip
     return runs
 
 
@@ -436,10 +625,12 @@ def finite_sample_runs(
     batch: int = 512,
     n_eval: int = 512,
     seed: int = 0,
+    final_only: bool = False,
 ) -> tuple[dict[str, RecallRun], float]:
     """Train each model of ``models`` for ``epochs`` over one sample of ``n_train`` sequences
     (:func:`train_on_sample`); reparameterised models take ``gamma`` from the sample's noise
-    frequency ``alpha_hat``, which is returned with the runs."""
+    frequency ``alpha_hat``, which is returned with the runs. ``final_only=True`` records the
+    last epoch only (:func:`train_on_sample`)."""
     n_train = positive_int("n_train", n_train)
     sample = task.sample(n_train, seed, f"recall-finite-{task.alpha}")
     alpha_hat = sample.noise_frequency(task.tau)
@@ -456,6 +647,7 @@ def finite_sample_runs(
     for family, attention, ff in models:
         model = RecallTransformer(task, family, attention, ff, gamma=gamma)
         runs[model.name] = train_on_sample(
-            model, sample, eta, epochs, batch=batch, seed=seed, evals=evals
-        )
+            model, sample, eta, epochs, batch=batch, seed=seed, evals=evals,
+            final_only=final_only,
+        )  # fmt: skip
     return runs, alpha_hat

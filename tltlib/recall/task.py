@@ -23,7 +23,7 @@ The closed forms at the end are for the *reparameterised* models of
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from numbers import Integral, Real
 
 import numpy as np
@@ -152,13 +152,20 @@ class RecallTask:
 class RecallBatch:
     """Sequences ``tokens`` (n, H), next tokens ``labels`` (n,), the in-context outputs
     ``outputs`` (n,), the positions ``p`` of the pairs ``(q, y)`` (n,) and the noise level
-    ``alpha`` they were drawn with."""
+    ``alpha`` they were drawn with.
+
+    ``inputs`` keeps what a model computes from the tokens alone (the previous-token
+    coordinates, the query's embedding: :func:`tltlib.recall.model.batch_inputs`), so that a
+    fixed evaluation set, evaluated at every recorded step of every model, computes them once.
+    The tensors of a batch are not modified in place once it is made.
+    """
 
     tokens: torch.Tensor
     labels: torch.Tensor
     outputs: torch.Tensor
     positions: torch.Tensor
     alpha: float
+    inputs: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __len__(self) -> int:
         return int(self.tokens.shape[0])
