@@ -110,3 +110,15 @@ def seed_slopes_interval(x, values, level: float = 0.95) -> Interval:
     """Student-t interval of the mean over seeds of each seed's log-log slope (``values`` is
     points x seeds): the spread over seeds is the measurement's error."""
     return mean_interval(seed_slopes(x, values), level)
+
+
+def pooled_slope_interval(x, values, level: float = 0.95) -> Interval:
+    """Student-t interval of the log-log slope fitted to every (point, repetition) pair of
+    ``values`` (points x repetitions), for repetitions that are independent draws at every
+    point (a new teacher, data set and initialisation): the scatter about the line is the
+    measurement's error, with ``points x repetitions - 2`` degrees of freedom."""
+    v = np.asarray(values, dtype=float)
+    if v.ndim != 2:
+        raise ValueError(f"values must be points x repetitions, got shape {v.shape}")
+    xs = np.repeat(np.asarray(x, dtype=float), v.shape[1])
+    return slope_interval(loglog_slope(xs, v.ravel()), level)
