@@ -163,9 +163,10 @@ def test_stored_difference_fails_when_the_transformer_grows_faster(sweep):
 def test_lag_grid_table_is_stored_and_checked():
     """The stored table exists, was made at the documented settings, and passes its checks."""
     from tltlib.kernel import lag_grid
+    from tltlib.kernel.figures import LAGS_COMMAND, load_lags
 
-    table = lag_grid.load()
-    assert table["settings"] == lag_grid.SETTINGS and table["command"] == lag_grid.COMMAND
+    table = load_lags()
+    assert table["settings"] == lag_grid.SETTINGS and table["command"] == LAGS_COMMAND
     log = CheckLog("t")
     length_claims.stored_lag_checks(log, table)
     assert log.passed, log.table()

@@ -10,6 +10,7 @@ and the CPU time; the chapter reads it (:func:`load_table`) and never runs the s
 
 from __future__ import annotations
 
+import argparse
 import datetime
 import hashlib
 import json
@@ -74,3 +75,16 @@ def load_table(path: str | os.PathLike, command: str) -> dict[str, Any]:
     if not path.exists():
         raise FileNotFoundError(f"{path} is missing: run `{command}` to make it")
     return json.loads(path.read_text())
+
+
+def command_parser(
+    command: str, doc: str, out: str | os.PathLike, cache: str | os.PathLike
+) -> argparse.ArgumentParser:
+    """The command line of a stored sweep, with what every one has: where the table goes
+    (``-o``), the folder of finished points (``--cache``), ``--force`` and ``-q``."""
+    parser = argparse.ArgumentParser(prog=command, description=doc.split("\n\n")[0])
+    parser.add_argument("-o", "--out", default=str(out), help="where to write the table")
+    parser.add_argument("--cache", default=str(cache), help="folder of finished points")
+    parser.add_argument("--force", action="store_true", help="ignore the cache")
+    parser.add_argument("-q", "--quiet", action="store_true")
+    return parser

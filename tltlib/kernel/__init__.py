@@ -8,7 +8,8 @@ chapters' parameter checks), ``claims`` (the measured checks) and ``figures`` (e
 both chapters, with 95% bands over seeds); for chapter 09a, ``linearization`` (the official
 code's linearisation experiment) and ``exponents`` (fitted exponents with 95% intervals against
 the theory); for chapter 09b, ``length`` (the AR(L) comparison over seeds), ``lag_grid``
-(the same comparison at a larger size over chapter seeds, one stored command), ``memory`` (the
+(``python -m tltlib.kernel.lag_grid``: the same comparison at a larger size over chapter seeds,
+stored as data; not imported here, so that it runs as a script), ``memory`` (the
 floats each model holds) and ``length_claims`` (their checks). The room uses
 :mod:`tltlib.core` and :mod:`tltlib.model` only, never the main paper's trainers or claims.
 """
@@ -18,7 +19,6 @@ from . import (
     experiments,
     exponents,
     figures,
-    lag_grid,
     length,
     length_claims,
     linearization,
@@ -33,7 +33,6 @@ __all__ = [
     "experiments",
     "exponents",
     "figures",
-    "lag_grid",
     "length",
     "length_claims",
     "linearization",

@@ -12,9 +12,23 @@ import numpy as np
 
 from tltlib.core.display import MarkdownTable
 from tltlib.core.fits import loglog_slope, mean_interval
+from tltlib.core.paths import CHAPTERS
+from tltlib.core.stored import load_table
 from tltlib.kernel.exponents import mean_fit_interval, seed_slopes_interval
 
 COLOURS = {"transformer": "C0", "IndRNN": "C3"}
+
+LAGS_DATA = CHAPTERS / "data" / "ar_lags.json"
+"""Where the stored larger AR(L) comparison is (written by :data:`LAGS_COMMAND`)."""
+
+LAGS_COMMAND = "python -m tltlib.kernel.lag_grid"
+"""The one command that runs the larger comparison (:mod:`tltlib.kernel.lag_grid`, not imported
+by the package, so that it runs as a script) and writes :data:`LAGS_DATA`."""
+
+
+def load_lags(path=LAGS_DATA) -> dict:
+    """The stored table of the larger AR(L) comparison (see :data:`LAGS_COMMAND`)."""
+    return load_table(path, LAGS_COMMAND)
 
 
 def seed_band(ax, x, values, color, label, level: float = 0.95) -> np.ndarray:

@@ -6,13 +6,12 @@ chapter seeds ``0 .. seeds-1`` and writes the raw minimum training losses of eve
 repetition and model to :data:`DATA` (``chapters/data/ar_lags.json``), with the commit and the
 date. Each finished seed is cached under ``runs/ar-lags/`` by its settings and a fingerprint of
 the modules it runs, so an interrupted sweep resumes (``--force`` runs everything again).
-Chapter 09b reads the stored table with :func:`load` and checks it
+Chapter 09b reads the stored table with :func:`tltlib.kernel.figures.load_lags` and checks it
 (:func:`tltlib.kernel.length_claims.stored_lag_checks`); it never runs the sweep.
 """
 
 from __future__ import annotations
 
-import argparse
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -20,16 +19,12 @@ from typing import Any
 import torch
 
 from tltlib.core.fingerprint import files_hash
-from tltlib.core.paths import CHAPTERS, RUNS
-from tltlib.core.stored import cached_row, load_table, write_table
+from tltlib.core.paths import RUNS
+from tltlib.core.stored import cached_row, command_parser, write_table
 from tltlib.core.validate import positive_int
+from tltlib.kernel.figures import LAGS_COMMAND as COMMAND
+from tltlib.kernel.figures import LAGS_DATA as DATA
 from tltlib.kernel.length import MODELS, lag_sweep
-
-DATA = CHAPTERS / "data" / "ar_lags.json"
-"""Where the stored table is (written by :data:`COMMAND`)."""
-
-COMMAND = "python -m tltlib.kernel.lag_grid"
-"""The one command that runs the larger comparison and writes :data:`DATA`."""
 
 CACHE = RUNS / "ar-lags"
 """One JSON file per finished chapter seed (git-ignored)."""
@@ -75,18 +70,9 @@ def run_grid(
     return write_table(out, COMMAND, _sources(), SETTINGS, rows)
 
 
-def load(path: Path | str = DATA) -> dict[str, Any]:
-    """The stored table (see :data:`COMMAND`)."""
-    return load_table(path, COMMAND)
-
-
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog=COMMAND, description=__doc__.split("\n\n")[0])
+    parser = command_parser(COMMAND, __doc__, DATA, CACHE)
     parser.add_argument("--seeds", type=int, default=8, help="chapter seeds 0 .. SEEDS-1")
-    parser.add_argument("-o", "--out", default=str(DATA), help="where to write the table")
-    parser.add_argument("--cache", default=str(CACHE), help="folder of finished seeds")
-    parser.add_argument("--force", action="store_true", help="ignore the cache")
-    parser.add_argument("-q", "--quiet", action="store_true")
     args = parser.parse_args(argv)
     try:
         table = run_grid(

@@ -93,7 +93,7 @@ def table_sweep(row: Mapping[str, Sequence], lags: Sequence[int]) -> dict:
 
 def stored_slopes(table: Mapping) -> dict[int, dict]:
     """:func:`lag_slopes` of every chapter seed of the stored larger comparison
-    (:func:`tltlib.kernel.lag_grid.load`): seed -> model (and ``"difference"``) -> interval."""
+    (:func:`tltlib.kernel.figures.load_lags`): seed -> model (and ``"difference"``) -> interval."""
     lags = table["settings"]["lags"]
     return {int(row["seed"]): lag_slopes(table_sweep(row, lags)) for row in table["rows"]}
 

@@ -13,7 +13,6 @@ runs the grid.
 
 from __future__ import annotations
 
-import argparse
 import math
 import sys
 from functools import partial
@@ -25,7 +24,7 @@ import torch
 from tltlib.core.checks import CheckLog
 from tltlib.core.fingerprint import files_hash
 from tltlib.core.paths import RUNS
-from tltlib.core.stored import cached_row, write_table
+from tltlib.core.stored import cached_row, command_parser, write_table
 from tltlib.recall import claims, variants
 from tltlib.recall.figures import COMMAND, DATA
 from tltlib.recall.task import RecallTask, bayes_risk
@@ -138,15 +137,11 @@ def run_grid(
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog=COMMAND, description=__doc__.split("\n\n")[0])
+    parser = command_parser(COMMAND, __doc__, DATA, CACHE)
     parser.add_argument("--variants", nargs="+", default=list(variants.VARIANTS))
     parser.add_argument("--alphas", nargs="+", type=float, default=list(variants.ALPHAS))
     parser.add_argument("--etas", nargs="+", type=float, default=list(variants.ETAS))
     parser.add_argument("--steps", type=int, default=None, help="override the steps of a run")
-    parser.add_argument("-o", "--out", default=str(DATA), help="where to write the table")
-    parser.add_argument("--cache", default=str(CACHE), help="folder of finished runs")
-    parser.add_argument("--force", action="store_true", help="ignore the cache")
-    parser.add_argument("-q", "--quiet", action="store_true")
     args = parser.parse_args(argv)
     try:
         table = run_grid(
