@@ -127,7 +127,7 @@ def optimisation_term(nu: float, eta: float, steps: int, blocks: int = 3) -> flo
     return blocks * nu**2 / (2 * eta * steps)
 
 
-def not_growing(
+def end_ratio_at_most(
     log: CheckLog,
     name: str,
     claim: str,
@@ -189,7 +189,7 @@ def sequence_length_checks(
         np.concatenate([sweep["J_init"], sweep["J_end"]]),
         np.concatenate([sweep["J_bound"], sweep["J_bound"]]),
     )
-    not_growing(
+    end_ratio_at_most(
         log,
         "jacobian_T_ratio",
         f"{SOURCE}: Jacobian norm does not grow with T (ratio T_max / T_min)",
