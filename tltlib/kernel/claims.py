@@ -181,7 +181,8 @@ def sequence_length_checks(
     seeds): the Jacobian norm stays below its ``T``-free bound and does not grow with ``T``
     (ratio of the largest to the smallest ``T`` at most ``max_ratio``), the step size is
     admissible, the optimisation error does not grow with ``T`` (the 95% interval of its
-    log-log slope, over every length and repetition, not above 0) and the minimum training loss is below the ``T``-free guarantee."""
+    log-log slope, over every length and repetition, not above 0) and the minimum training
+    loss is below the ``T``-free guarantee."""
     below(
         log,
         "jacobian_below_bound",
