@@ -6,8 +6,9 @@
 runs every chapter at twenty seeds for the robustness page (:mod:`tltlib.book.robustness`),
 ``pdf`` prints the whole book to ``_build/pdf/book.pdf`` (:mod:`tltlib.book.pdf`).
 A command is a
-module of :mod:`tltlib.book` with an ``add_subcommand(subparsers)`` that adds its parser and
-sets ``func``; :data:`COMMANDS` lists them.
+module of :mod:`tltlib.book` with ``HELP`` (its line in ``--help``), ``DESCRIPTION`` (the text
+of its own ``--help``), ``add_arguments(parser)`` and ``main(args)`` (the exit status);
+:data:`COMMANDS` names them, and :func:`build_parser` is the one place that registers them.
 
 Exit status: 0 when every check passed, 1 when a check failed (or the chapter raised),
 2 for bad input (an unknown chapter or parameter, a value of the wrong type, or a value
@@ -23,17 +24,25 @@ import sys
 from tltlib.book import pdf, report, robustness, runner, sweep
 from tltlib.book.runner import ParameterError
 
-#: the modules that add a command, in the order of ``--help``
-COMMANDS = (runner, sweep, report, robustness, pdf)
+#: the commands and their modules, in the order of ``--help``
+COMMANDS = {"run": runner, "sweep": sweep, "report": report, "robustness": robustness, "pdf": pdf}
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The parser of ``python -m tltlib``, with every command of :data:`COMMANDS`."""
     parser = argparse.ArgumentParser(
         prog="tltlib", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     sub = parser.add_subparsers(dest="command", required=True)
-    for command in COMMANDS:
-        command.add_subcommand(sub)
+    for name, command in COMMANDS.items():
+        p = sub.add_parser(
+            name,
+            help=command.HELP,
+            description=command.DESCRIPTION,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+        command.add_arguments(p)
+        p.set_defaults(func=command.main)
     return parser
 
 

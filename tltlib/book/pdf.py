@@ -274,7 +274,7 @@ def build_pdf(root: Path = ROOT, *, build: bool = True, budget_ms: int = 120_000
     return print_pdf(printable(index, root), root / PDF_PATH, budget_ms=budget_ms)
 
 
-def _cmd_pdf(args: argparse.Namespace) -> int:
+def main(args: argparse.Namespace) -> int:
     root = Path(args.root).resolve() if args.root else ROOT
     try:
         path = build_pdf(root, build=not args.no_build, budget_ms=args.budget)
@@ -285,28 +285,28 @@ def _cmd_pdf(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_subcommand(sub: argparse._SubParsersAction) -> None:
-    """Register ``python -m tltlib pdf`` on the main parser's subcommands."""
-    p = sub.add_parser(
-        "pdf",
-        help="the whole book as one PDF (_build/pdf/book.pdf), printed by the system Chromium",
-        description=(
-            "Build the book with the singlehtml builder (the notebooks come from the build's "
-            "execution cache), add a title page and a table of contents, and print it to "
-            "_build/pdf/book.pdf with headless Chromium (offline; MathJax from _static). "
-            "Needs a system Chromium ($CHROMIUM or chromium on the path)."
-        ),
-    )
-    p.add_argument(
+#: ``python -m tltlib pdf``: its line in ``python -m tltlib --help``
+HELP = "the whole book as one PDF (_build/pdf/book.pdf), printed by the system Chromium"
+#: and the text of ``python -m tltlib pdf --help``
+DESCRIPTION = """\
+Build the book with the singlehtml builder (the notebooks come from the build's
+execution cache), add a title page and a table of contents, and print it to
+_build/pdf/book.pdf with headless Chromium (offline; MathJax from _static). Needs a
+system Chromium ($CHROMIUM or chromium on the path).
+"""
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The arguments of ``python -m tltlib pdf``."""
+    parser.add_argument(
         "--no-build",
         action="store_true",
         help="print the existing _build/singlehtml instead of building it first",
     )
-    p.add_argument(
+    parser.add_argument(
         "--budget",
         type=int,
         default=120_000,
         help="virtual time (ms) Chromium gives the page to typeset before printing",
     )
-    p.add_argument("--root", help=argparse.SUPPRESS)
-    p.set_defaults(func=_cmd_pdf)
+    parser.add_argument("--root", help=argparse.SUPPRESS)

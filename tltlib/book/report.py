@@ -681,7 +681,7 @@ def run_all(root: Path = ROOT, records_dir: str | os.PathLike | None = None) -> 
     return report
 
 
-def _cmd_report(args: argparse.Namespace) -> int:
+def main(args: argparse.Namespace) -> int:
     root = Path(args.root).resolve() if args.root else ROOT
     report = run_all(root, args.records) if args.run else collect(root, args.records)
     print(report.markdown(links="html") if args.markdown else report.text())
@@ -691,28 +691,28 @@ def _cmd_report(args: argparse.Namespace) -> int:
     return 0 if report.passed and not problems else 1
 
 
-def add_subcommand(sub: argparse._SubParsersAction) -> None:
-    """Register ``python -m tltlib report`` on the main parser's subcommands."""
-    p = sub.add_parser(
-        "report",
-        help="every check of every chapter in one table (exit 1 if a claim fails)",
-        description=(
-            "Print the reproduction report: the check records of every chapter in _toc.yml. "
-            "Reads the records that the last book build or pytest run left in the records "
-            "directory; --run executes every chapter with its defaults first. Exit status 0 "
-            "if every check of every chapter passed, 1 otherwise (a failed claim, a chapter "
-            "without records or with records made by other code cells or another tltlib)."
-        ),
-    )
-    p.add_argument(
+#: ``python -m tltlib report``: its line in ``python -m tltlib --help``
+HELP = "every check of every chapter in one table (exit 1 if a claim fails)"
+#: and the text of ``python -m tltlib report --help``
+DESCRIPTION = """\
+Print the reproduction report: the check records of every chapter in _toc.yml. Reads the
+records that the last book build or pytest run left in the records directory; --run
+executes every chapter with its defaults first. Exit status 0 if every check of every
+chapter passed, 1 otherwise (a failed claim, a chapter without records or with records
+made by other code cells or another tltlib).
+"""
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The arguments of ``python -m tltlib report``."""
+    parser.add_argument(
         "--run",
         action="store_true",
         help="execute every chapter with its defaults first (papermill; minutes)",
     )
-    p.add_argument(
+    parser.add_argument(
         "--records",
         help="records directory (default: $TLTLIB_RECORDS_DIR, else _build/checks)",
     )
-    p.add_argument("--markdown", action="store_true", help="print the Markdown table")
-    p.add_argument("--root", help=argparse.SUPPRESS)
-    p.set_defaults(func=_cmd_report)
+    parser.add_argument("--markdown", action="store_true", help="print the Markdown table")
+    parser.add_argument("--root", help=argparse.SUPPRESS)

@@ -177,7 +177,7 @@ def markdown(path: Path = DATA) -> str:
     return "\n".join(lines)
 
 
-def _cmd_robustness(args: argparse.Namespace) -> int:
+def main(args: argparse.Namespace) -> int:
     table = run(
         args.chapters,
         jobs=args.jobs,
@@ -190,21 +190,20 @@ def _cmd_robustness(args: argparse.Namespace) -> int:
     return 0 if all(r["passed"] == r["seeds"] for r in table["rows"]) else 1
 
 
-def add_subcommand(sub: argparse._SubParsersAction) -> None:
-    """Register ``python -m tltlib robustness`` on the main parser's subcommands."""
-    p = sub.add_parser(
-        "robustness",
-        help="every chapter at 20 seeds (and chapters 01-06 at two large sizes): the robustness page",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    p.add_argument("chapters", nargs="*", help="chapters to run (default: all)")
-    p.add_argument("-j", "--jobs", type=int, default=1, help="local parallel runs")
-    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
-    p.add_argument(
+#: ``python -m tltlib robustness``: its line in ``python -m tltlib --help``
+HELP = "every chapter at 20 seeds (and chapters 01-06 at two large sizes): the robustness page"
+#: and the text of ``python -m tltlib robustness --help``: this module's docstring
+DESCRIPTION = __doc__
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The arguments of ``python -m tltlib robustness``."""
+    parser.add_argument("chapters", nargs="*", help="chapters to run (default: all)")
+    parser.add_argument("-j", "--jobs", type=int, default=1, help="local parallel runs")
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    parser.add_argument(
         "--defaults-only", action="store_true", help="only the defaults' twenty seeds, no sizes"
     )
-    p.add_argument(
+    parser.add_argument(
         "--sizes-only", action="store_true", help="only the sizes of chapters 01-06, no defaults"
     )
-    p.set_defaults(func=_cmd_robustness)

@@ -259,7 +259,7 @@ def format_records(records: list[dict[str, Any]]) -> str:
 # --------------------------------------------------------------------------- command line
 
 
-def _cmd_run(args: argparse.Namespace) -> int:
+def main(args: argparse.Namespace) -> int:
     overrides = {}
     for name, value in args.parameter or []:
         if name in overrides:
@@ -280,11 +280,16 @@ def _cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_subcommand(sub: argparse._SubParsersAction) -> None:
-    """Register ``python -m tltlib run`` on the main parser's subcommands."""
-    run = sub.add_parser("run", help="execute a chapter with other parameters (papermill)")
-    run.add_argument("chapter", help="chapter path, file name, slug or number (e.g. 01)")
-    run.add_argument(
+#: ``python -m tltlib run``: its line in ``python -m tltlib --help``
+HELP = "execute a chapter with other parameters (papermill)"
+#: and the text of ``python -m tltlib run --help``
+DESCRIPTION = HELP
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The arguments of ``python -m tltlib run``."""
+    parser.add_argument("chapter", help="chapter path, file name, slug or number (e.g. 01)")
+    parser.add_argument(
         "-p",
         "--parameter",
         nargs=2,
@@ -292,9 +297,8 @@ def add_subcommand(sub: argparse._SubParsersAction) -> None:
         metavar=("NAME", "VALUE"),
         help="override a value of the chapter's parameters cell",
     )
-    run.add_argument("--json", help="write the chapter's check records to this file")
-    run.add_argument(
+    parser.add_argument("--json", help="write the chapter's check records to this file")
+    parser.add_argument(
         "-o", "--output", help="executed notebook (default: runs/<chapter>/<params>.ipynb)"
     )
-    run.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
-    run.set_defaults(func=_cmd_run)
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar")

@@ -503,7 +503,7 @@ def _cell(value: Any) -> Any:
 # --------------------------------------------------------------------------- command line
 
 
-def _cmd_sweep(args: argparse.Namespace) -> int:
+def main(args: argparse.Namespace) -> int:
     path = resolve_chapter(args.chapter)
     points = build_points(path, parse_grid(args.grid or []), args.seeds)
     if not args.no_dry_run:
@@ -541,32 +541,31 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     return 0 if sweep.count("passed") == len(sweep.results) else 1
 
 
-def add_subcommand(sub: argparse._SubParsersAction) -> None:
-    """Register ``sweep`` on the subcommands of ``python -m tltlib``."""
-    p = sub.add_parser(
-        "sweep",
-        help="run a chapter over a grid of parameters and seeds, in parallel, with a cache",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    p.add_argument("chapter", help="chapter path, file name, slug or number (e.g. 01)")
-    p.add_argument(
+#: ``python -m tltlib sweep``: its line in ``python -m tltlib --help``
+HELP = "run a chapter over a grid of parameters and seeds, in parallel, with a cache"
+#: and the text of ``python -m tltlib sweep --help``: this module's docstring
+DESCRIPTION = __doc__
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The arguments of ``python -m tltlib sweep``."""
+    parser.add_argument("chapter", help="chapter path, file name, slug or number (e.g. 01)")
+    parser.add_argument(
         "--grid",
         action="append",
         metavar="NAME=V1,V2,...",
         help="values of one parameter (repeat for a product grid); commas inside [...] are kept",
     )
-    p.add_argument("--seeds", type=int, help="also run seeds 0 .. N-1 of every grid point")
-    p.add_argument("-j", "--jobs", type=int, default=1, help="local parallel runs (default 1)")
-    p.add_argument("--dask-scheduler", metavar="ADDRESS", help="run on this Dask cluster")
-    p.add_argument(
+    parser.add_argument("--seeds", type=int, help="also run seeds 0 .. N-1 of every grid point")
+    parser.add_argument("-j", "--jobs", type=int, default=1, help="local parallel runs (default 1)")
+    parser.add_argument("--dask-scheduler", metavar="ADDRESS", help="run on this Dask cluster")
+    parser.add_argument(
         "--measure",
         action="append",
         metavar="CHECK",
         help="a check whose measured value goes into the table and plot (default: all)",
     )
-    p.add_argument("-o", "--out", help="folder of the table, plot and cache")
-    p.add_argument("--force", action="store_true", help="ignore cached runs")
-    p.add_argument("--no-dry-run", action="store_true", help="skip the dry run of the cells")
-    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
-    p.set_defaults(func=_cmd_sweep)
+    parser.add_argument("-o", "--out", help="folder of the table, plot and cache")
+    parser.add_argument("--force", action="store_true", help="ignore cached runs")
+    parser.add_argument("--no-dry-run", action="store_true", help="skip the dry run of the cells")
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
